@@ -1,0 +1,3 @@
+//! The embedded mock LLM server.
+mod config;
+pub use config::MockConfig;
