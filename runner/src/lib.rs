@@ -14,6 +14,7 @@ pub mod live;
 pub mod metrics;
 pub mod mock;
 pub mod output;
+pub mod results;
 pub mod plugin;
 pub mod sample;
 pub mod scenario;

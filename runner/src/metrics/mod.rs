@@ -1,1 +1,10 @@
-//! metrics
+//! Metrics: fixed-memory aggregates of samples, per level, that merge
+//! exactly ([`LevelStats::merge`]), plus the exact in-flight tracker.
+
+mod inflight;
+mod level;
+mod summary;
+
+pub use inflight::{InFlight, Mark};
+pub use level::{CONCURRENCY_FLAG_RATIO, LevelStats};
+pub use summary::{Dist, Summary};

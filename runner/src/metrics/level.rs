@@ -1,0 +1,351 @@
+//! Per-level aggregation: every sample of a level folds into fixed-memory
+//! state ([`LevelStats`]), which becomes a [`LevelResult`] at the end.
+
+use std::collections::BTreeMap;
+
+use super::summary::Dist;
+use crate::results::{Concurrency, ErrorTally, LevelResult, Throughput};
+use crate::sample::Sample;
+
+const NS_PER_MS: f64 = 1e6;
+const NS_PER_S: f64 = 1e9;
+/// A level is flagged when its achieved concurrency falls below this share
+/// of its target.
+pub const CONCURRENCY_FLAG_RATIO: f64 = 0.95;
+
+/// Running aggregate of one level. Merge two with [`LevelStats::merge`].
+#[derive(Debug, Clone)]
+pub struct LevelStats {
+    index: u32,
+    users: u32,
+    /// The load window `[start, end]`, run-clock ns.
+    window: (u64, u64),
+    requests: u64,
+    ok: u64,
+    errors: BTreeMap<String, ErrorTally>,
+    ttft: Dist,
+    ttft_first_event: Dist,
+    tpot: Dist,
+    itl: Dist,
+    e2e: Dist,
+    e2e_from_planned: Dist,
+    queue_delay: Dist,
+    user_chars_per_s: Dist,
+    output_chars: Dist,
+    output_tokens: Dist,
+    chars_in_window: u64,
+    output_tokens_in_window: f64,
+    prompt_tokens_in_window: u64,
+    ok_in_window: u64,
+    with_usage: u64,
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / NS_PER_MS
+}
+
+impl LevelStats {
+    /// An empty aggregate for level `index` with `users` users, whose load
+    /// window is `[window_start, window_end]` on the run clock.
+    pub fn new(index: u32, users: u32, window_start: u64, window_end: u64) -> Self {
+        let lat = || Dist::new(1000.0);
+        LevelStats {
+            index,
+            users,
+            window: (window_start, window_end.max(window_start)),
+            requests: 0,
+            ok: 0,
+            errors: BTreeMap::new(),
+            ttft: lat(),
+            ttft_first_event: lat(),
+            tpot: lat(),
+            itl: lat(),
+            e2e: lat(),
+            e2e_from_planned: lat(),
+            queue_delay: lat(),
+            user_chars_per_s: Dist::new(1000.0),
+            output_chars: Dist::new(1.0),
+            output_tokens: Dist::new(1.0),
+            chars_in_window: 0,
+            output_tokens_in_window: 0.0,
+            prompt_tokens_in_window: 0,
+            ok_in_window: 0,
+            with_usage: 0,
+        }
+    }
+
+    /// Requests that ended so far.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Failed requests so far.
+    pub fn errors(&self) -> u64 {
+        self.requests - self.ok
+    }
+
+    /// Folds one request in.
+    pub fn add(&mut self, s: &Sample) {
+        self.requests += 1;
+        self.queue_delay.record(ms(s.sent.saturating_sub(s.planned)));
+        if let Some(f) = &s.failure {
+            let label = f.class.label(s.status);
+            self.errors
+                .entry(label)
+                .and_modify(|t| t.count += 1)
+                .or_insert_with(|| ErrorTally {
+                    count: 1,
+                    example: f.message.clone(),
+                });
+            return;
+        }
+        self.ok += 1;
+        let (ws, we) = self.window;
+        self.e2e.record(ms(s.end.saturating_sub(s.sent)));
+        self.e2e_from_planned
+            .record(ms(s.end.saturating_sub(s.planned)));
+        if let Some(fe) = s.first_event {
+            self.ttft_first_event.record(ms(fe.saturating_sub(s.sent)));
+        }
+        let chars = s.chars();
+        self.output_chars.record(chars as f64);
+        let completion = s.usage.and_then(|u| u.completion_tokens);
+        if completion.is_some() {
+            self.with_usage += 1;
+        }
+        let n = completion.map_or(s.content.len() as u64, u64::from);
+        self.output_tokens.record(n as f64);
+        if let (Some(first), Some(last)) = (s.content.first(), s.content.last()) {
+            self.ttft.record(ms(first.at.saturating_sub(s.sent)));
+            if n > 1 {
+                self.tpot
+                    .record(ms(last.at.saturating_sub(first.at)) / (n - 1) as f64);
+            }
+            for pair in s.content.windows(2) {
+                self.itl.record(ms(pair[1].at.saturating_sub(pair[0].at)));
+            }
+            let span = if s.content.len() > 1 {
+                last.at.saturating_sub(first.at)
+            } else {
+                first.at.saturating_sub(s.sent)
+            };
+            if span > 0 {
+                self.user_chars_per_s
+                    .record(chars as f64 / (span as f64 / NS_PER_S));
+            }
+        }
+        let inside: u64 = s
+            .content
+            .iter()
+            .filter(|e| e.at >= ws && e.at <= we)
+            .map(|e| u64::from(e.chars))
+            .sum();
+        self.chars_in_window += inside;
+        let share = if chars > 0 {
+            inside as f64 / chars as f64
+        } else {
+            f64::from(u8::from(s.end >= ws && s.end <= we))
+        };
+        self.output_tokens_in_window += n as f64 * share;
+        if s.end >= ws && s.end <= we {
+            self.ok_in_window += 1;
+            if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
+                self.prompt_tokens_in_window += u64::from(p);
+            }
+        }
+    }
+
+    /// Adds another aggregate of the same level (e.g. from another worker).
+    pub fn merge(&mut self, o: &LevelStats) {
+        self.requests += o.requests;
+        self.ok += o.ok;
+        for (k, t) in &o.errors {
+            self.errors
+                .entry(k.clone())
+                .and_modify(|m| m.count += t.count)
+                .or_insert_with(|| t.clone());
+        }
+        for (a, b) in [
+            (&mut self.ttft, &o.ttft),
+            (&mut self.ttft_first_event, &o.ttft_first_event),
+            (&mut self.tpot, &o.tpot),
+            (&mut self.itl, &o.itl),
+            (&mut self.e2e, &o.e2e),
+            (&mut self.e2e_from_planned, &o.e2e_from_planned),
+            (&mut self.queue_delay, &o.queue_delay),
+            (&mut self.user_chars_per_s, &o.user_chars_per_s),
+            (&mut self.output_chars, &o.output_chars),
+            (&mut self.output_tokens, &o.output_tokens),
+        ] {
+            a.merge(b);
+        }
+        self.chars_in_window += o.chars_in_window;
+        self.output_tokens_in_window += o.output_tokens_in_window;
+        self.prompt_tokens_in_window += o.prompt_tokens_in_window;
+        self.ok_in_window += o.ok_in_window;
+        self.with_usage += o.with_usage;
+    }
+
+    /// The level's figures. `concurrency` is (time-weighted mean, max) over
+    /// the load window, from [`super::InFlight`].
+    pub fn finish(&self, duration_s: f64, concurrency: (f64, u64)) -> LevelResult {
+        let window_s = (self.window.1 - self.window.0) as f64 / NS_PER_S;
+        let per_s = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
+        let token_source = match (self.with_usage, self.ok) {
+            (_, 0) | (0, _) => "chunks",
+            (u, ok) if u == ok => "usage",
+            _ => "mixed",
+        };
+        let total_tokens = if self.with_usage > 0 {
+            self.prompt_tokens_in_window as f64 + self.output_tokens_in_window
+        } else {
+            0.0
+        };
+        let ratio = if self.users > 0 {
+            concurrency.0 / f64::from(self.users)
+        } else {
+            0.0
+        };
+        let mut flags = Vec::new();
+        if ratio < CONCURRENCY_FLAG_RATIO {
+            flags.push(format!(
+                "concurrency short: achieved mean {:.1} of {} users ({:.1}%); the client or the server could not keep every user busy (see queue_delay and errors)",
+                concurrency.0,
+                self.users,
+                ratio * 100.0
+            ));
+        }
+        LevelResult {
+            index: self.index,
+            users: self.users,
+            duration_s,
+            requests: self.requests,
+            ok: self.ok,
+            errors: self.errors(),
+            error_rate: if self.requests > 0 {
+                self.errors() as f64 / self.requests as f64
+            } else {
+                0.0
+            },
+            errors_by_class: self.errors.clone(),
+            concurrency: Concurrency {
+                target: self.users,
+                mean: concurrency.0,
+                max: concurrency.1,
+                ratio,
+            },
+            throughput: Throughput {
+                window_s,
+                chars_per_s: per_s(self.chars_in_window as f64),
+                output_tokens_per_s: per_s(self.output_tokens_in_window),
+                total_tokens_per_s: per_s(total_tokens),
+                requests_per_s: per_s(self.ok_in_window as f64),
+            },
+            token_source: token_source.to_string(),
+            ttft_ms: self.ttft.summary(),
+            ttft_first_event_ms: self.ttft_first_event.summary(),
+            tpot_ms: self.tpot.summary(),
+            itl_ms: self.itl.summary(),
+            e2e_ms: self.e2e.summary(),
+            e2e_from_planned_ms: self.e2e_from_planned.summary(),
+            queue_delay_ms: self.queue_delay.summary(),
+            user_chars_per_s: self.user_chars_per_s.summary(),
+            output_chars: self.output_chars.summary(),
+            output_tokens: self.output_tokens.summary(),
+            flags,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{ContentEvent, ErrorClass, Failure, Usage};
+
+    const MS: u64 = 1_000_000;
+
+    /// A request sent at `sent` ms with content events at the given ms.
+    fn sample(sent: u64, events: &[(u64, u32)], usage: Option<u32>) -> Sample {
+        Sample {
+            planned: sent * MS,
+            sent: sent * MS,
+            first_event: events.first().map(|e| e.0 * MS),
+            content: events
+                .iter()
+                .map(|&(at, chars)| ContentEvent { at: at * MS, chars })
+                .collect(),
+            usage: usage.map(|c| Usage {
+                prompt_tokens: Some(10),
+                completion_tokens: Some(c),
+            }),
+            end: events.last().map_or(sent, |e| e.0) * MS,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn hand_computed_request() {
+        // Sent at 0; content at 200, 220, 240, 260 ms, 2 chars each; usage 4.
+        let mut l = LevelStats::new(0, 1, 0, 1000 * MS);
+        l.add(&sample(0, &[(200, 2), (220, 2), (240, 2), (260, 2)], Some(4)));
+        let r = l.finish(1.0, (1.0, 1));
+        assert_eq!((r.requests, r.ok, r.errors), (1, 1, 0));
+        let ttft = r.ttft_ms.unwrap();
+        assert!((ttft.p50 - 200.0).abs() < 0.2, "{ttft:?}");
+        // (260 - 200) / (4 - 1) = 20 ms.
+        assert!((r.tpot_ms.unwrap().p50 - 20.0).abs() < 0.05);
+        assert_eq!(r.itl_ms.unwrap().count, 3);
+        // 8 chars over 60 ms = 133.3 chars/s.
+        assert!((r.user_chars_per_s.unwrap().p50 - 133.33).abs() < 0.2);
+        assert!((r.e2e_ms.unwrap().p50 - 260.0).abs() < 0.3);
+        assert_eq!(r.token_source, "usage");
+        // 8 chars in a 1 s window; 4 tokens; 1 request; (10 + 4) total tokens.
+        assert!((r.throughput.chars_per_s - 8.0).abs() < 1e-9);
+        assert!((r.throughput.output_tokens_per_s - 4.0).abs() < 1e-9);
+        assert!((r.throughput.total_tokens_per_s - 14.0).abs() < 1e-9);
+        assert!((r.throughput.requests_per_s - 1.0).abs() < 1e-9);
+        assert!(r.flags.is_empty());
+    }
+
+    #[test]
+    fn window_prorates_throughput_and_one_chunk_speed() {
+        // Window [0, 1000] ms. Content at 900 (3 chars) and 1100 (1 char),
+        // usage 4 tokens: 3/4 of its chars fall inside.
+        let mut l = LevelStats::new(0, 2, 0, 1000 * MS);
+        l.add(&sample(500, &[(900, 3), (1100, 1)], Some(4)));
+        // One chunk of 5 chars, 250 ms after the send.
+        l.add(&sample(0, &[(250, 5)], None));
+        let r = l.finish(1.0, (1.5, 2));
+        assert!((r.throughput.chars_per_s - 8.0).abs() < 1e-9);
+        assert!((r.throughput.output_tokens_per_s - (3.0 + 1.0)).abs() < 1e-9);
+        assert!((r.throughput.requests_per_s - 1.0).abs() < 1e-9);
+        assert_eq!(r.token_source, "mixed");
+        let speeds = r.user_chars_per_s.unwrap();
+        // 4 chars / 0.2 s = 20; 5 chars / 0.25 s = 20.
+        assert!((speeds.min - 20.0).abs() < 0.05 && (speeds.max - 20.0).abs() < 0.05);
+        assert_eq!(r.flags.len(), 1, "75% of target is flagged");
+    }
+
+    #[test]
+    fn errors_by_class_and_merge() {
+        let mut a = LevelStats::new(0, 1, 0, 1000 * MS);
+        let mut fail = sample(0, &[], None);
+        fail.status = Some(503);
+        fail.failure = Some(Failure {
+            class: ErrorClass::Http,
+            message: "overloaded".into(),
+        });
+        a.add(&fail);
+        let mut b = LevelStats::new(0, 1, 0, 1000 * MS);
+        b.add(&fail);
+        b.add(&sample(0, &[(100, 1), (120, 1)], None));
+        a.merge(&b);
+        let r = a.finish(1.0, (1.0, 1));
+        assert_eq!((r.requests, r.ok, r.errors), (3, 1, 2));
+        assert_eq!(r.errors_by_class["http_503"].count, 2);
+        assert_eq!(r.errors_by_class["http_503"].example, "overloaded");
+        assert!((r.error_rate - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(r.token_source, "chunks");
+        assert_eq!(r.queue_delay_ms.unwrap().count, 3);
+    }
+}

@@ -1,0 +1,178 @@
+//! The results file (`results.json`): the documented wire format of a run.
+//!
+//! Every field carries its unit and formula. Times in the formulas use the
+//! notation of the definitions table: `planned`, `sent`, `t_i` (arrival of
+//! the i-th content event), `t_N` (the last), `end` (the response body
+//! ended), `N` (output tokens).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::Summary;
+
+/// Version of this format; bumped on any incompatible change.
+pub const RESULTS_VERSION: u32 = 1;
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct RunResults {
+    /// Version of this format.
+    pub results_version: u32,
+    /// Version of the runner that wrote it.
+    pub runner_version: String,
+    /// Name of the run (`--name`).
+    pub name: String,
+    /// Description (`--desc`).
+    pub description: String,
+    /// Start, local time, RFC 3339.
+    pub started_at: String,
+    /// End, local time, RFC 3339.
+    pub finished_at: String,
+    /// True when the run was stopped early (Ctrl-C, SIGTERM); the figures
+    /// cover what ran.
+    pub interrupted: bool,
+    /// Why the run stopped before its last level, if it did.
+    pub stop_reason: Option<String>,
+    /// What was run.
+    pub scenario: ScenarioSummary,
+    /// The client machine.
+    pub environment: Environment,
+    /// One entry per load level, in order.
+    pub levels: Vec<LevelResult>,
+}
+
+/// The parts of the scenario a reader needs to interpret the figures.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ScenarioSummary {
+    /// The scenario file, if any.
+    pub file: Option<String>,
+    /// Target base URL (secrets redacted); `mock` for the embedded server.
+    pub target: String,
+    /// The embedded mock's settings, when it was the target.
+    pub mock: Option<serde_json::Value>,
+    /// Protocol plugin name.
+    pub plugin: String,
+    /// Protocol plugin version.
+    pub plugin_version: String,
+    /// Whether responses were streamed.
+    pub stream: bool,
+    /// Request params merged into every body (secrets redacted).
+    pub params: serde_json::Value,
+    /// Dataset file.
+    pub dataset: String,
+    /// Dataset format (`lines`, `ceval`).
+    pub dataset_format: String,
+    /// Number of prompts in the dataset.
+    pub dataset_items: usize,
+    /// Users per level, in order.
+    pub levels: Vec<u32>,
+    /// Duration of each level, seconds.
+    pub level_duration_s: f64,
+}
+
+/// The machine the runner ran on.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Environment {
+    /// Operating system and architecture.
+    pub os: String,
+    /// Logical CPU cores.
+    pub cores: usize,
+    /// Host name, when known.
+    pub hostname: Option<String>,
+}
+
+/// Count and one example message of an error class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorTally {
+    /// Requests that failed with this class.
+    pub count: u64,
+    /// The message of the first such failure.
+    pub example: String,
+}
+
+/// Achieved concurrency over the load window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Concurrency {
+    /// Configured users.
+    pub target: u32,
+    /// Time-weighted mean of requests in flight over the load window:
+    /// ∫ in_flight(t) dt / window length. Exact, not sampled.
+    pub mean: f64,
+    /// Most requests in flight at once during the load window.
+    pub max: u64,
+    /// mean / target.
+    pub ratio: f64,
+}
+
+/// Throughput over the load window `[level start, level start + duration]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Throughput {
+    /// Length of the load window, seconds.
+    pub window_s: f64,
+    /// Content chars whose event arrived inside the window / window_s. The
+    /// original's 总吞吐.
+    pub chars_per_s: f64,
+    /// Output tokens / window_s; a request's tokens are counted in
+    /// proportion to its chars that arrived inside the window. Source in
+    /// `token_source`.
+    pub output_tokens_per_s: f64,
+    /// (prompt + output tokens) / window_s, prompt tokens of requests that
+    /// ended inside the window. Needs server usage; 0 without it.
+    pub total_tokens_per_s: f64,
+    /// Successful requests that ended inside the window / window_s.
+    pub requests_per_s: f64,
+}
+
+/// Figures of one load level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LevelResult {
+    /// Position of the level in the run, from 0.
+    pub index: u32,
+    /// Configured concurrent users.
+    pub users: u32,
+    /// Configured duration, seconds.
+    pub duration_s: f64,
+    /// Requests that ended, successes and failures.
+    pub requests: u64,
+    /// Requests that succeeded.
+    pub ok: u64,
+    /// Requests that failed.
+    pub errors: u64,
+    /// errors / requests (0 when no request ended).
+    pub error_rate: f64,
+    /// Failures by class (`timeout_first_token`, `http_503`, ...).
+    pub errors_by_class: BTreeMap<String, ErrorTally>,
+    /// Achieved concurrency.
+    pub concurrency: Concurrency,
+    /// Throughput.
+    pub throughput: Throughput,
+    /// Where output token counts come from: `usage` (the server's usage
+    /// report), `chunks` (content events counted, not tokens) or `mixed`.
+    pub token_source: String,
+    /// Time to first token, ms: t_1 − sent, first non-empty content event.
+    pub ttft_ms: Option<Summary>,
+    /// Time to first data event, ms: first frame of the body − sent.
+    pub ttft_first_event_ms: Option<Summary>,
+    /// Time per output token, ms: (t_N − t_1) / (N − 1), requests with N > 1.
+    pub tpot_ms: Option<Summary>,
+    /// Inter-token latency, ms: gaps between consecutive content events,
+    /// pooled over requests.
+    pub itl_ms: Option<Summary>,
+    /// End-to-end latency, ms: end − sent.
+    pub e2e_ms: Option<Summary>,
+    /// End-to-end latency from the planned send, ms: end − planned.
+    pub e2e_from_planned_ms: Option<Summary>,
+    /// Queue delay, ms: sent − planned (all requests, failed ones too).
+    pub queue_delay_ms: Option<Summary>,
+    /// Per-user output speed, chars/s: chars / (t_N − t_1); with one content
+    /// event, chars / (t_1 − sent). The original's 出字均速.
+    pub user_chars_per_s: Option<Summary>,
+    /// Output chars per successful request.
+    pub output_chars: Option<Summary>,
+    /// Output tokens per successful request (source in `token_source`).
+    pub output_tokens: Option<Summary>,
+    /// Problems a reader must know about (concurrency short of target, ...).
+    pub flags: Vec<String>,
+}
