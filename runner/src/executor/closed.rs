@@ -28,18 +28,18 @@ pub struct LevelWindow {
     pub drained: u64,
 }
 
-/// Runs one closed-loop level of `users` users for `duration`, sending every
-/// sample to `samples`. Users stop starting requests at the end of the
+/// Runs one closed-loop level of `users` users from `start` (run-clock ns,
+/// normally now) for `duration`, sending every sample to `samples`. Users stop starting requests at the end of the
 /// window; requests in flight then finish (drain) before this returns.
 pub async fn closed_level(
     ctx: Arc<RunContext>,
     level: u32,
     users: u32,
+    start: u64,
     duration: Duration,
     seed: u64,
     samples: mpsc::Sender<Sample>,
 ) -> LevelWindow {
-    let start = ctx.clock.now();
     let stop = Instant::from_std(ctx.clock.instant(start) + duration);
     let mark = ctx.in_flight.mark_start(start);
     let mut tasks = Vec::with_capacity(users as usize);

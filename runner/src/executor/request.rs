@@ -13,7 +13,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::RunContext;
 use crate::framing::{Frame as WireFrame, Framer};
-use crate::plugin::{CallError, Event, Frame, Lease, RequestInput};
+use crate::plugin::{CallError, Event, Frame, Lease};
 use crate::sample::{ContentEvent, ErrorClass, Failure, Sample, Usage};
 
 /// How much of an error body is kept for the message.
