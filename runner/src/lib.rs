@@ -18,3 +18,6 @@ pub mod results;
 pub mod plugin;
 pub mod sample;
 pub mod scenario;
+pub mod progress;
+pub mod run;
+pub mod cli;

@@ -1,0 +1,293 @@
+//! Command-line interface: `runner run | validate | schema | mock | plugin`.
+//! `main` stays short; each subcommand is one function here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::mock::MockArgs;
+use crate::plugin::{self, PluginEngine, PluginLimits};
+use crate::run::{self, RunError, RunOptions};
+use crate::scenario::{self, Lang, Overrides};
+
+/// Load tester for multi-user LLM inference services.
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a benchmark scenario.
+    Run(RunArgs),
+    /// Check a scenario file and report every problem, without sending anything.
+    Validate {
+        /// The scenario file.
+        scenario: PathBuf,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
+    /// Serve the embedded mock LLM server (OpenAI-compatible).
+    Mock(MockArgs),
+    /// Protocol plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// List the built-in plugins with their versions.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LangArg {
+    Zh,
+    En,
+}
+
+/// `runner run`: a scenario file, and the original tool's flags as overrides.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The scenario file. Without one, the flags alone describe the run
+    /// (then --url is required).
+    scenario: Option<PathBuf>,
+    /// Identifier of the benchmark (names the output folder).
+    #[arg(long = "name", value_name = "TEST_NAME")]
+    name: Option<String>,
+    /// Description of this benchmark run.
+    #[arg(long = "desc", value_name = "TEST_DESCRIPTION")]
+    desc: Option<String>,
+    /// Working directory: results go to WORK_DIR/output/.
+    #[arg(long = "work-dir", value_name = "WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// Path of the test set (plain lines or ceval format, detected).
+    #[arg(long = "test-set", value_name = "TEST_SET_PATH")]
+    test_set: Option<PathBuf>,
+    /// Length of each test run (level) in seconds.
+    #[arg(long = "test-duration", value_name = "TEST_DURATION")]
+    test_duration: Option<u64>,
+    /// Concurrent users of each test run (level).
+    #[arg(long = "test-runs", value_name = "NUM_USERS", num_args = 1..)]
+    test_runs: Option<Vec<u32>>,
+    /// Send to this server instead of the scenario's target.
+    #[arg(long)]
+    url: Option<String>,
+    /// Language of the live line.
+    #[arg(long, value_enum)]
+    lang: Option<LangArg>,
+    /// Hide the progress bars (live lines still print).
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl RunArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            name: self.name.clone(),
+            description: self.desc.clone(),
+            work_dir: self.work_dir.clone(),
+            test_set: self.test_set.clone(),
+            test_duration: self.test_duration,
+            test_runs: self.test_runs.clone(),
+            url: self.url.clone(),
+            lang: self.lang.map(|l| match l {
+                LangArg::Zh => Lang::Zh,
+                LangArg::En => Lang::En,
+            }),
+        }
+    }
+}
+
+/// Runs the command line; returns the process exit code (0 ok, 1 failure,
+/// 2 bad input).
+pub fn main_with(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Validate { scenario } => cmd_validate(&scenario),
+        Command::Schema => {
+            println!("{}", scenario::json_schema());
+            ExitCode::SUCCESS
+        }
+        Command::Mock(args) => runtime_then(|| async move { crate::mock::serve(&args).await }),
+        Command::Plugin(PluginCommand::List) => cmd_plugin_list(),
+    }
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+fn runtime_then<F, Fut>(f: F) -> ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    match runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(f())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_scenario(args: &RunArgs) -> Result<scenario::Scenario, scenario::Diagnostics> {
+    let ov = args.overrides();
+    match &args.scenario {
+        Some(path) => scenario::load(path, &ov),
+        None => scenario::from_str("{}\n", Path::new("<flags>"), &ov),
+    }
+}
+
+fn cmd_validate(path: &Path) -> ExitCode {
+    match scenario::load(path, &Overrides::default()) {
+        Ok(sc) => {
+            let levels: Vec<String> = sc.load.levels.iter().map(|l| l.users.to_string()).collect();
+            println!(
+                "{}: ok ({} levels: {} users)",
+                path.display(),
+                levels.len(),
+                levels.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(d) => {
+            eprintln!("{d}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn cmd_run(args: RunArgs) -> ExitCode {
+    let sc = match load_scenario(&args) {
+        Ok(sc) => sc,
+        Err(d) => {
+            eprintln!("{d}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cancel = CancellationToken::new();
+    let opts = RunOptions {
+        hide_progress: args.quiet,
+        cancel: cancel.clone(),
+        cache_dir: plugin::default_cache_dir(),
+    };
+    let outcome = rt.block_on(async move {
+        tokio::spawn(stop_on_signal(cancel));
+        run::run(sc, opts).await
+    });
+    match outcome {
+        Ok(out) => {
+            print_summary(&out);
+            ExitCode::SUCCESS
+        }
+        Err(RunError::Invalid(d)) => {
+            eprintln!("{d}");
+            ExitCode::from(2)
+        }
+        Err(RunError::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Cancels the run on the first Ctrl-C or SIGTERM: users stop, in-flight
+/// requests end as `cancelled`, and the files are still written.
+async fn stop_on_signal(cancel: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    eprintln!("stopping: finishing the files (press Ctrl-C again to abort)");
+    cancel.cancel();
+    let _ = tokio::signal::ctrl_c().await;
+    std::process::exit(130);
+}
+
+fn print_summary(out: &run::RunOutput) {
+    let r = &out.results;
+    println!();
+    println!(
+        "{:>7} {:>12} {:>10} {:>10} {:>10} {:>12} {:>12} {:>9}",
+        "users", "ok/errors", "TTFT p50", "TTFT p99", "TPOT p50", "chars/s", "achieved", "err rate"
+    );
+    for l in &r.levels {
+        let ms = |s: Option<crate::metrics::Summary>, f: fn(&crate::metrics::Summary) -> f64| {
+            s.map_or("-".to_string(), |s| format!("{:.1}ms", f(&s)))
+        };
+        println!(
+            "{:>7} {:>12} {:>10} {:>10} {:>10} {:>12.1} {:>12} {:>8.2}%",
+            l.users,
+            format!("{}/{}", l.ok, l.errors),
+            ms(l.ttft_ms, |s| s.p50),
+            ms(l.ttft_ms, |s| s.p99),
+            ms(l.tpot_ms, |s| s.p50),
+            l.throughput.chars_per_s,
+            format!("{:.1}/{}", l.concurrency.mean, l.concurrency.target),
+            l.error_rate * 100.0
+        );
+    }
+    if r.interrupted {
+        println!("(interrupted: the figures cover what ran)");
+    }
+    println!();
+    println!("report:  {}", out.dir.join("report.md").display());
+    println!("results: {}", out.dir.join("results.json").display());
+}
+
+fn cmd_plugin_list() -> ExitCode {
+    let engine = match PluginEngine::new(plugin::default_cache_dir()) {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{:<20} {:<10} {:<6} description", "name", "version", "wit");
+    let mut status = ExitCode::SUCCESS;
+    for b in plugin::builtin::BUILTINS {
+        match plugin::Plugin::load(engine.clone(), b.name, b.wasm, PluginLimits::default()) {
+            Ok(p) => {
+                let i = p.info();
+                println!(
+                    "{:<20} {:<10} {:<6} {} (built-in)",
+                    i.name, i.version, i.wit_version, i.description
+                );
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", b.name);
+                status = ExitCode::FAILURE;
+            }
+        }
+    }
+    status
+}
