@@ -8,6 +8,20 @@
 //! token `i` of a response is due `ttft + i * gap` (± jitter) after its
 //! request body was read, on an absolute schedule.
 //!
+//! What a client can rely on:
+//! - Output length is `min(output_tokens, max_tokens)` when both are set,
+//!   whichever is set otherwise, else 128; `max_completion_tokens` wins over
+//!   `max_tokens`. `finish_reason` is `"length"` when the output reached the
+//!   request's max, else `"stop"`.
+//! - `usage.prompt_tokens` is `ceil(chars / 2)` over every text part of the
+//!   prompt (chars are Unicode scalar values), plus one per token id of a
+//!   completions prompt given as ids, and at least 1.
+//! - Each token is one SSE chunk; a chat stream opens with a
+//!   `{"role":"assistant","content":""}` delta, sent with the first token.
+//! - The `n`-th request a server accepts (counting from 0) is seeded by
+//!   `(seed, n)`, so one seed always yields the same set of texts and delays.
+//! - Bad bodies get a 400 in OpenAI's `{"error": {...}}` shape naming the field.
+//!
 //! Files: `server.rs` routes and lifecycle, `request.rs` reads OpenAI
 //! requests, `response.rs` writes OpenAI chunks and bodies, `schedule.rs` the
 //! pure timing, `stream.rs` the timed SSE body, `text.rs` the vocabulary.
