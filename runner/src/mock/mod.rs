@@ -1,3 +1,172 @@
-//! The embedded mock LLM server.
+//! The embedded mock LLM server: an OpenAI-compatible endpoint with
+//! deterministic, seeded text and timing, used by `runner mock`, by
+//! `scenarios/demo.yaml` (a scenario's `target.mock`) and by the tests.
+//!
+//! Routes: `POST /v1/chat/completions`, `POST /v1/completions` (both with
+//! `"stream": true` for SSE, else one JSON body), `GET /v1/models` and
+//! `GET /health`. Output length, delays and seeding follow [`MockConfig`];
+//! token `i` of a response is due `ttft + i * gap` (± jitter) after its
+//! request body was read, on an absolute schedule.
+//!
+//! What a client can rely on:
+//! - Output length is `min(output_tokens, max_tokens)` when both are set,
+//!   whichever is set otherwise, else 128; `max_completion_tokens` wins over
+//!   `max_tokens`. `finish_reason` is `"length"` when the output reached the
+//!   request's max, else `"stop"`.
+//! - `usage.prompt_tokens` is `ceil(chars / 2)` over every text part of the
+//!   prompt (chars are Unicode scalar values), plus one per token id of a
+//!   completions prompt given as ids, and at least 1.
+//! - Each token is one SSE chunk; a chat stream opens with a
+//!   `{"role":"assistant","content":""}` delta, sent with the first token.
+//! - The `n`-th request a server accepts (counting from 0) is seeded by
+//!   `(seed, n)`, so one seed always yields the same set of texts and delays.
+//! - Bad bodies get a 400 in OpenAI's `{"error": {...}}` shape naming the field.
+//!
+//! Files: `server.rs` routes and lifecycle, `request.rs` reads OpenAI
+//! requests, `response.rs` writes OpenAI chunks and bodies, `schedule.rs` the
+//! pure timing, `stream.rs` the timed SSE body, `text.rs` the vocabulary.
+
 mod config;
+mod request;
+mod response;
+mod schedule;
+mod server;
+mod stream;
+mod text;
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+
 pub use config::MockConfig;
+pub use server::{MockServer, start};
+
+/// Flags of `runner mock`, which serves the mock until Ctrl-C.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MockArgs {
+    /// Address to listen on (an IP or a host name).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 30000)]
+    pub port: u16,
+    /// Time to first token in ms, counted from when the request body is read.
+    #[arg(long, default_value_t = MockConfig::default().ttft_ms)]
+    pub ttft_ms: f64,
+    /// Gap between consecutive tokens in ms.
+    #[arg(long, default_value_t = MockConfig::default().gap_ms)]
+    pub gap_ms: f64,
+    /// Output length in tokens (capped by the request's max_tokens); unset
+    /// follows max_tokens, else 128.
+    #[arg(long)]
+    pub output_tokens: Option<u32>,
+    /// Uniform jitter in ms added to or taken from every delay.
+    #[arg(long, default_value_t = MockConfig::default().jitter_ms)]
+    pub jitter_ms: f64,
+    /// Seed of the jitter and of the generated text.
+    #[arg(long, default_value_t = MockConfig::default().seed)]
+    pub seed: u64,
+}
+
+impl MockArgs {
+    /// The server behaviour these flags ask for.
+    pub fn config(&self) -> MockConfig {
+        MockConfig {
+            ttft_ms: self.ttft_ms,
+            gap_ms: self.gap_ms,
+            output_tokens: self.output_tokens,
+            jitter_ms: self.jitter_ms,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Runs `runner mock`: starts the server, prints its URL and serves until
+/// Ctrl-C, then stops it.
+pub async fn serve(args: &MockArgs) -> anyhow::Result<()> {
+    let addr = resolve(&args.host, args.port).await?;
+    let server = start(args.config(), addr)
+        .await
+        .with_context(|| format!("could not start the mock server on {addr}"))?;
+    println!(
+        "mock LLM server listening on {} (OpenAI API at {}/v1); Ctrl-C stops it",
+        server.url(),
+        server.url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("could not listen for Ctrl-C")?;
+    eprintln!("stopping the mock server");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// The first address `host:port` resolves to.
+async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("--host {host:?} is not an IP address or a known host name"))?;
+    addrs
+        .next()
+        .with_context(|| format!("--host {host:?} resolved to no address; try --host 127.0.0.1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        mock: MockArgs,
+    }
+
+    #[test]
+    fn defaults_match_the_config_defaults() {
+        let cli = Cli::try_parse_from(["mock"]).expect("no flags needed");
+        assert_eq!(cli.mock.config(), MockConfig::default());
+        assert_eq!(
+            (cli.mock.host.as_str(), cli.mock.port),
+            ("127.0.0.1", 30000)
+        );
+    }
+
+    #[test]
+    fn flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "mock",
+            "--port",
+            "0",
+            "--ttft-ms",
+            "5",
+            "--gap-ms",
+            "1.5",
+            "--output-tokens",
+            "9",
+            "--jitter-ms",
+            "0.5",
+            "--seed",
+            "7",
+        ])
+        .expect("valid flags");
+        let want = MockConfig {
+            ttft_ms: 5.0,
+            gap_ms: 1.5,
+            output_tokens: Some(9),
+            jitter_ms: 0.5,
+            seed: 7,
+        };
+        assert_eq!(cli.mock.config(), want);
+        assert_eq!(cli.mock.port, 0);
+    }
+
+    #[tokio::test]
+    async fn ip_literals_resolve() {
+        // IP literals only: they resolve without any name lookup.
+        let addr = resolve("127.0.0.1", 0).await.expect("an IPv4 literal");
+        assert_eq!(addr, SocketAddr::from(([127, 0, 0, 1], 0)));
+        let addr = resolve("::1", 8).await.expect("an IPv6 literal");
+        assert_eq!(addr, "[::1]:8".parse().expect("addr"));
+    }
+}
