@@ -280,6 +280,17 @@ mod tests {
     }
 
     #[test]
+    fn keys_read_as_written() {
+        // YAML would read these keys as a bool, a number and null.
+        let tree = parse("n: 1\n10: 2\n~: 3\n\"y\": 4\n").unwrap();
+        let keys: Vec<&str> = map(&tree)
+            .iter()
+            .filter_map(|(k, _)| k.scalar_text())
+            .collect();
+        assert_eq!(keys, vec!["n", "10", "~", "y"]);
+    }
+
+    #[test]
     fn empty_document_is_an_empty_mapping() {
         for text in ["", "# only a comment\n", "\n\n"] {
             assert_eq!(parse(text).unwrap().kind, Kind::Map(Vec::new()));
