@@ -6,23 +6,30 @@
 //! then hide every other mistake. So the file is read in passes that each
 //! collect everything they find:
 //!
-//! 1. **Parse** ([`yaml`], the only module that knows the YAML crate): text to
-//!    a [`tree::Node`] tree where every key and value carries its line and
+//! 1. **Parse** (`yaml.rs`, the only module that knows the YAML crate): text to
+//!    a `tree::Node` tree where every key and value carries its line and
 //!    column. A syntax error stops here, with its position.
-//! 2. **Structure** ([`structure`]): walk the tree beside the JSON Schema that
-//!    schemars generates from the raw types ([`raw`]). Every unknown key (with
+//! 2. **Structure** (`structure.rs`): walk the tree beside the JSON Schema that
+//!    schemars generates from the raw types (`raw.rs`). Every unknown key (with
 //!    the nearest valid key and the full list), every wrong type and every
 //!    unknown enum value is reported, and the walk returns a *pruned* copy of
 //!    the tree holding only what fits. Nothing in the walk names a scenario
 //!    key: the schema is the single description of the format, the same one
 //!    shipped as `resources/scenario.schema.json` for editors.
 //! 3. **Typed pass and semantics**: the raw types are deserialized from the
-//!    pruned tree ([`tree::NodeDeserializer`]; fields that need a position are
-//!    [`tree::Located`]), so they cannot fail on what the walk reported, and
-//!    the semantic checks ([`validate`], [`target`]) still run on everything
+//!    pruned tree (`tree::NodeDeserializer`; fields that need a position are
+//!    `tree::Located`), so they cannot fail on what the walk reported, and
+//!    the semantic checks (`validate.rs`, `target.rs`) still run on everything
 //!    else: durations, levels, files, URLs, `${env:NAME}`. The command-line
 //!    [`Overrides`] are applied here, before the checks, so their values are
 //!    checked too and reported as `--flag: error: ...`.
+//!
+//! Positions come from serde-saphyr's `Spanned` inside `yaml.rs` only. The raw
+//! types use our own `Located<T>`, filled in by the tree deserializer, for two
+//! reasons: the typed pass must read the *pruned tree* (deserializing the text
+//! again would trip over the very keys already reported, e.g. inside the
+//! `deny_unknown_fields` `MockConfig`), and the raw types then never name the
+//! YAML crate.
 //!
 //! If the typed pass fails anyway (the walk and the deserializer disagree),
 //! the structural problems are reported, or the serde error with its position
