@@ -193,11 +193,19 @@ fn unknown_keys_suggest_the_nearest() {
              `target`; valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `target`"
         ]
     );
-    // Inside the mock config too, which the runner shares with `runner mock`.
-    let errs = errors("target: { mock: { ttft: 5 } }\ndataset: { path: prompts.txt }\n");
-    assert_eq!(errs.len(), 1, "{errs:?}");
+    // Inside the mock config too (which `runner mock` shares and which denies
+    // unknown keys itself): the key is pruned, so the later checks still run.
+    let errs = errors(
+        "target: { mock: { ttft: 5 } }\ndataset: { path: prompts.txt }\nload: { duration: 1 hour }\n",
+    );
+    assert_eq!(errs.len(), 2, "{errs:?}");
     assert!(errs[0].starts_with("s.yaml:1:19: error: unknown key `ttft` in `target.mock`"));
     assert!(errs[0].contains("did you mean `ttft_ms`?"));
+    assert!(
+        errs[1].starts_with("s.yaml:3:19: error: invalid duration `1 hour`"),
+        "{}",
+        errs[1]
+    );
 }
 
 #[test]
