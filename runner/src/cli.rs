@@ -141,7 +141,7 @@ fn load_scenario(args: &RunArgs) -> Result<scenario::Scenario, scenario::Diagnos
     let ov = args.overrides();
     match &args.scenario {
         Some(path) => scenario::load(path, &ov),
-        None => scenario::from_str("{}\n", Path::new("<flags>"), &ov),
+        None => scenario::from_overrides(&ov),
     }
 }
 

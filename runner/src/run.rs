@@ -215,7 +215,7 @@ async fn drive(
         cancel: opts.cancel.clone(),
         failure_backoff: sc.load.failure_backoff,
     });
-    let mut view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
+    let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
     view.println(&format!(
         "{} → {} with {} {} · results in {}",
         sc.name,
