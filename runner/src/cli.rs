@@ -120,7 +120,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn runtime_then<F, Fut>(f: F) -> ExitCode
@@ -128,7 +130,10 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    match runtime().map_err(anyhow::Error::from).and_then(|rt| rt.block_on(f())) {
+    match runtime()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(f()))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

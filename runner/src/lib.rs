@@ -6,6 +6,7 @@
 //! [`sample::Sample`] per request. Samples feed [`metrics`], the [`live`] view
 //! and [`output`] (requests.jsonl, results.json, report.md).
 
+pub mod cli;
 pub mod clock;
 pub mod dataset;
 pub mod executor;
@@ -14,10 +15,9 @@ pub mod live;
 pub mod metrics;
 pub mod mock;
 pub mod output;
-pub mod results;
 pub mod plugin;
+pub mod progress;
+pub mod results;
+pub mod run;
 pub mod sample;
 pub mod scenario;
-pub mod progress;
-pub mod run;
-pub mod cli;

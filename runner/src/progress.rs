@@ -56,18 +56,23 @@ impl LiveView {
     }
 
     /// A level starts at `now` (run-clock ns).
-    pub fn start_level(&mut self, index: usize, total: usize, users: u32, duration: Duration, now: u64) {
+    pub fn start_level(
+        &mut self,
+        index: usize,
+        total: usize,
+        users: u32,
+        duration: Duration,
+        now: u64,
+    ) {
         self.original.reset();
         self.level_ok = 0;
         self.level_errors = 0;
         self.next_line = now + self.interval;
         let bar = self.multi.add(ProgressBar::new(duration.as_secs().max(1)));
         bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>14} [{bar:30}] {pos:>4}/{len}s {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos:>4}/{len}s {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
         );
         bar.set_prefix(format!("level {}/{} {}u", index + 1, total, users));
         self.bar = Some(bar);

@@ -25,7 +25,7 @@ use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
 use crate::progress::LiveView;
 use crate::results::{Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary};
 use crate::sample::Sample;
-use crate::scenario::{DatasetFormat, Endpoint, Diagnostics, Scenario};
+use crate::scenario::{DatasetFormat, Diagnostics, Endpoint, Scenario};
 
 /// How a run failed before it could produce results.
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +164,12 @@ async fn drive(
         &sc.name,
         &started.format("%Y%m%d-%H%M%S").to_string(),
     )
-    .with_context(|| format!("creating the run folder under {}", sc.output.work_dir.display()))?;
+    .with_context(|| {
+        format!(
+            "creating the run folder under {}",
+            sc.output.work_dir.display()
+        )
+    })?;
     let log = RequestLog::create(&dir.join("requests.jsonl")).context("creating requests.jsonl")?;
     let info = plugin.info().clone();
     let summary = ScenarioSummary {
@@ -201,8 +206,10 @@ async fn drive(
     };
     let ctx = Arc::new(RunContext {
         clock: RunClock::start(),
-        client: executor::http_client(sc.target.timeouts.connect).context("building the HTTP client")?,
-        base_url: reqwest::Url::parse(base_url).with_context(|| format!("target URL `{base_url}`"))?,
+        client: executor::http_client(sc.target.timeouts.connect)
+            .context("building the HTTP client")?,
+        base_url: reqwest::Url::parse(base_url)
+            .with_context(|| format!("target URL `{base_url}`"))?,
         headers: executor::header_map(&sc.target.headers).map_err(anyhow::Error::msg)?,
         framing: executor::framing_of(info.framing),
         plugin: plugin.clone(),
@@ -302,8 +309,10 @@ async fn drive(
     };
     let json = serde_json::to_string_pretty(&results).context("encoding results")?;
     let json = output::redact(&json, &sc.target.secrets);
-    output::write_atomic(&dir.join("results.json"), json.as_bytes()).context("writing results.json")?;
-    let md = output::render_markdown(&results).map_err(|e| anyhow::anyhow!("rendering report.md: {e:#}"))?;
+    output::write_atomic(&dir.join("results.json"), json.as_bytes())
+        .context("writing results.json")?;
+    let md = output::render_markdown(&results)
+        .map_err(|e| anyhow::anyhow!("rendering report.md: {e:#}"))?;
     let md = output::redact(&md, &sc.target.secrets);
     output::write_atomic(&dir.join("report.md"), md.as_bytes()).context("writing report.md")?;
     Ok(RunOutput { dir, results })

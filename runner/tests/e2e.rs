@@ -44,10 +44,13 @@ output: { work_dir: . }
 live: { interval: 1s }
 "#,
     );
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), run::run(sc, options(tmp.path())))
-        .await
-        .expect("the run ends in time")
-        .expect("the run succeeds");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run::run(sc, options(tmp.path())),
+    )
+    .await
+    .expect("the run ends in time")
+    .expect("the run succeeds");
     assert!(out.dir.starts_with(tmp.path().join("output")));
 
     let text = std::fs::read_to_string(out.dir.join("results.json")).unwrap();
@@ -77,17 +80,29 @@ live: { interval: 1s }
         // Users never exceed their number, and the window is the level's.
         assert!(l.concurrency.max <= u64::from(users));
         assert!(l.concurrency.mean > 0.0);
-        assert!((l.throughput.window_s - 1.0).abs() < 0.05, "{:?}", l.throughput);
+        assert!(
+            (l.throughput.window_s - 1.0).abs() < 0.05,
+            "{:?}",
+            l.throughput
+        );
         assert!(l.throughput.chars_per_s > 0.0);
     }
     let lines = std::fs::read_to_string(out.dir.join("requests.jsonl")).unwrap();
     assert_eq!(lines.lines().count() as u64, total);
-    let first: runner::sample::Sample = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    let first: runner::sample::Sample =
+        serde_json::from_str(lines.lines().next().unwrap()).unwrap();
     assert!(first.planned <= first.sent && first.sent < first.end);
     assert_eq!(first.content.len(), 16);
 
     let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
-    for needle in ["# e2e", "并发", "问答/错误", "| 4 |", "## Definitions", "openai-chat"] {
+    for needle in [
+        "# e2e",
+        "并发",
+        "问答/错误",
+        "| 4 |",
+        "## Definitions",
+        "openai-chat",
+    ] {
         assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
     }
 }

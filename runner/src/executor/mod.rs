@@ -71,8 +71,8 @@ pub fn http_client(connect_timeout: Duration) -> reqwest::Result<reqwest::Client
 pub fn header_map(headers: &[(String, String)]) -> Result<HeaderMap, String> {
     let mut map = HeaderMap::new();
     for (k, v) in headers {
-        let name = HeaderName::from_bytes(k.as_bytes())
-            .map_err(|e| format!("header name `{k}`: {e}"))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header name `{k}`: {e}"))?;
         let value = HeaderValue::from_str(v).map_err(|e| format!("header `{k}` value: {e}"))?;
         map.append(name, value);
     }
@@ -92,7 +92,9 @@ pub fn framing_of(f: plugin::Framing) -> FramingKind {
 /// kept as a prefix (`https://host/api` + `/v1/chat/completions`), and a
 /// base that already ends with the plugin's path is used as it is.
 pub fn join_url(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, String> {
-    let (p, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
+    let (p, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
     let base_path = base.path().trim_end_matches('/');
     let p = if p.starts_with('/') {
         p.to_string()
@@ -170,13 +172,18 @@ mod tests {
             ("http://h:1", "http://h:1/v1/chat/completions"),
             ("http://h:1/", "http://h:1/v1/chat/completions"),
             ("https://h/api", "https://h/api/v1/chat/completions"),
-            ("http://h/v1/chat/completions", "http://h/v1/chat/completions"),
+            (
+                "http://h/v1/chat/completions",
+                "http://h/v1/chat/completions",
+            ),
         ];
         for (base, want) in cases {
             assert_eq!(join_url(&url(base), p).unwrap().as_str(), want, "{base}");
         }
         assert_eq!(
-            join_url(&url("http://h"), "/generate?x=1").unwrap().as_str(),
+            join_url(&url("http://h"), "/generate?x=1")
+                .unwrap()
+                .as_str(),
             "http://h/generate?x=1"
         );
     }

@@ -87,7 +87,8 @@ impl LevelStats {
     /// Folds one request in.
     pub fn add(&mut self, s: &Sample) {
         self.requests += 1;
-        self.queue_delay.record(ms(s.sent.saturating_sub(s.planned)));
+        self.queue_delay
+            .record(ms(s.sent.saturating_sub(s.planned)));
         if let Some(f) = &s.failure {
             let label = f.class.label(s.status);
             self.errors
@@ -287,7 +288,11 @@ mod tests {
     fn hand_computed_request() {
         // Sent at 0; content at 200, 220, 240, 260 ms, 2 chars each; usage 4.
         let mut l = LevelStats::new(0, 1, 0, 1000 * MS);
-        l.add(&sample(0, &[(200, 2), (220, 2), (240, 2), (260, 2)], Some(4)));
+        l.add(&sample(
+            0,
+            &[(200, 2), (220, 2), (240, 2), (260, 2)],
+            Some(4),
+        ));
         let r = l.finish(1.0, (1.0, 1));
         assert_eq!((r.requests, r.ok, r.errors), (1, 1, 0));
         let ttft = r.ttft_ms.unwrap();

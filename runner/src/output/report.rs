@@ -24,6 +24,22 @@ fn pct(v: Value) -> String {
     }
 }
 
+/// One line of at most `n` chars, safe in a Markdown table cell.
+fn cell(v: String, n: Option<usize>) -> String {
+    let n = n.unwrap_or(160);
+    let flat: String = v
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    if flat.chars().count() > n {
+        let cut: String = flat.chars().take(n).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
 /// Renders the Markdown report.
 pub fn render_markdown(results: &RunResults) -> Result<String, minijinja::Error> {
     let mut env = Environment::new();
@@ -31,6 +47,7 @@ pub fn render_markdown(results: &RunResults) -> Result<String, minijinja::Error>
     env.set_lstrip_blocks(true);
     env.add_filter("num", num);
     env.add_filter("pct", pct);
+    env.add_filter("cell", cell);
     env.add_template("report.md", MARKDOWN_TEMPLATE)?;
     env.get_template("report.md")?
         .render(minijinja::context! { r => Value::from_serialize(results) })

@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn redacts_secrets() {
         assert_eq!(
-            redact("Bearer sk-123 and sk-123", &["sk-123".into(), String::new()]),
+            redact(
+                "Bearer sk-123 and sk-123",
+                &["sk-123".into(), String::new()]
+            ),
             "Bearer *** and ***"
         );
     }

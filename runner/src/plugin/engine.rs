@@ -86,7 +86,11 @@ impl Drop for PluginEngine {
 /// `$XDG_CACHE_HOME/llm-perf-benchmark/wasmtime`, else
 /// `$HOME/.cache/llm-perf-benchmark/wasmtime`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = env("LLM_PERF_CACHE_DIR") {
         return Some(dir);
     }

@@ -9,9 +9,12 @@
 //!   from returned errors.
 
 pub mod bindings;
+pub mod builtin;
 pub mod engine;
 pub mod pool;
 
-pub use bindings::{ChatMessage, Event, Frame, Framing, HttpRequest, PluginInfo, Prompt, RequestInput};
+pub use bindings::{
+    ChatMessage, Event, Frame, Framing, HttpRequest, PluginInfo, Prompt, RequestInput,
+};
 pub use engine::{PluginEngine, default_cache_dir};
 pub use pool::{CallError, Lease, LoadError, Plugin, PluginLimits, WIT_VERSION};

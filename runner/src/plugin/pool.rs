@@ -367,7 +367,9 @@ impl Lease {
                 "instance was lost to an earlier fault".into(),
             ));
         };
-        instance.store.set_epoch_deadline(self.plugin.deadline_ticks);
+        instance
+            .store
+            .set_epoch_deadline(self.plugin.deadline_ticks);
         match f(instance) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(msg)) => Err(CallError::Rejected(msg)),
