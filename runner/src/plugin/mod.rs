@@ -1,1 +1,2 @@
 //! plugin
+pub mod builtin;
