@@ -87,15 +87,15 @@ fn var(name: &str) -> Result<String, String> {
 
 /// Tells cargo to rerun this script when the plugins' sources change: the
 /// workspace's own files and every member folder (cargo scans a folder
-/// recursively), but not a `target/` left by building `plugins/` by hand.
+/// recursively), but not a `target/` left by building `plugins/` by hand,
+/// nor the docs.
 fn watch(plugins: &Path) -> Result<(), String> {
-    println!("cargo:rerun-if-changed={}", plugins.display());
     let entries =
         fs::read_dir(plugins).map_err(|e| format!("cannot read {}: {e}", plugins.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("cannot read {}: {e}", plugins.display()))?;
         let name = entry.file_name();
-        if name == OsStr::new("target") || name.to_string_lossy().starts_with('.') {
+        if name == OsStr::new("target") || name.to_string_lossy().ends_with(".md") {
             continue;
         }
         println!("cargo:rerun-if-changed={}", entry.path().display());
@@ -147,15 +147,22 @@ fn build_plugins(plugins: &Path, target_dir: &Path) -> Result<Vec<PathBuf>, Stri
         .map_err(|e| format!("cannot run {}: {e}", Path::new(&cargo).display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
+        // With `json-render-diagnostics` cargo writes the compiler's errors,
+        // rendered as usual, to stderr.
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let hint = if stderr.contains("may not be installed") {
+            format!("the {WASM_TARGET} target is missing; run: rustup target add {WASM_TARGET}")
+        } else {
+            format!(
+                "to rebuild the plugins alone, run in {}: cargo build --release --target {WASM_TARGET} \
+                 (and if the target is missing: rustup target add {WASM_TARGET})",
+                plugins.display()
+            )
+        };
         return Err(format!(
-            "`cargo build --release --target {WASM_TARGET}` in {} failed ({}):\n{}\n{}\n\
-             hint: the plugins need the {WASM_TARGET} target; run: rustup target add {WASM_TARGET}\n\
-             hint: to see the plain error, run that command in {}",
+            "`cargo build --release --target {WASM_TARGET}` of {} failed ({}):\n{stderr}\nhint: {hint}",
             plugins.display(),
             output.status,
-            rendered_messages(&stdout),
-            String::from_utf8_lossy(&output.stderr),
-            plugins.display(),
         ));
     }
     let mut wasm = wasm_artifacts(&stdout)?;
@@ -212,22 +219,6 @@ fn wasm_artifacts(stdout: &str) -> Result<Vec<PathBuf>, String> {
         );
     }
     Ok(files)
-}
-
-/// The compiler diagnostics cargo rendered into its JSON messages.
-fn rendered_messages(stdout: &str) -> String {
-    let mut text = String::new();
-    for line in stdout.lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
-            text.push_str(line);
-            text.push('\n');
-            continue;
-        };
-        if let Some(rendered) = message["message"]["rendered"].as_str() {
-            text.push_str(rendered);
-        }
-    }
-    text
 }
 
 /// A plugin's built-in name: its package name, from the artifact's file name

@@ -2,6 +2,10 @@
 //! types so the translation logic can be unit-tested on the host target.
 //! `lib.rs` converts these at the component boundary.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+
 /// What the plugin found in a response; mirrors the WIT `event` variant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

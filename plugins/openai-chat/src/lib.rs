@@ -5,10 +5,18 @@
 //! [`stream`], [`response`]) that know nothing of the component model, so
 //! `cargo test` runs it on the host target. This file is the edge: it
 //! generates the bindings for `wit/plugin.wit`, converts between the
-//! generated types and the plugin's own, and installs the panic hook.
+//! generated types and the plugin's own, and provides what `no_std` lacks
+//! (allocator, `cabi_realloc`, panic handler).
 //!
-//! The host links no WASI, so nothing here may touch stdout, clocks, the
-//! environment, files or randomness (`std`'s default `HashMap` hasher).
+//! The host links no WASI, and any WASI call traps. So on wasm32 the crate
+//! is `no_std` (with `alloc`): stdout, clocks, the environment, files and
+//! `std`'s randomly seeded `HashMap` are not merely avoided but absent, and
+//! the component imports nothing but `host`. Native builds (`cargo test`)
+//! keep `std` for the test harness.
+
+#![cfg_attr(all(target_arch = "wasm32", not(test)), no_std)]
+
+extern crate alloc;
 
 mod event;
 mod request;
@@ -16,7 +24,9 @@ mod response;
 mod stream;
 mod wire;
 
-use std::sync::Once;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use event::Event;
 
@@ -26,7 +36,6 @@ wit_bindgen::generate!({
 });
 
 use exports::llm_perf::plugin::protocol::{Guest, GuestStreamParser};
-use llm_perf::plugin::host::{self, Level};
 use llm_perf::plugin::types as wit;
 
 /// The component's exports.
@@ -36,7 +45,6 @@ impl Guest for OpenAiChat {
     type StreamParser = StreamParser;
 
     fn info() -> wit::PluginInfo {
-        install_panic_hook();
         wit::PluginInfo {
             name: "openai-chat".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -48,7 +56,6 @@ impl Guest for OpenAiChat {
     }
 
     fn build_request(input: wit::RequestInput) -> Result<wit::HttpRequest, String> {
-        install_panic_hook();
         let prompt = match &input.prompt {
             wit::Prompt::Text(text) => request::Prompt::Text(text),
             wit::Prompt::Chat(messages) => request::Prompt::Chat(
@@ -83,7 +90,6 @@ impl Guest for OpenAiChat {
     }
 
     fn parse_response(status: u16, body: Vec<u8>) -> Result<Vec<wit::Event>, String> {
-        install_panic_hook();
         Ok(response::parse_response(status, &body)?
             .into_iter()
             .map(to_wit)
@@ -97,7 +103,6 @@ struct StreamParser;
 
 impl GuestStreamParser for StreamParser {
     fn new() -> Self {
-        install_panic_hook();
         StreamParser
     }
 
@@ -131,17 +136,69 @@ fn to_wit(event: Event) -> wit::Event {
     }
 }
 
-/// Reports a panic through `host.log` before the trap, since the default
-/// hook would write to stderr, which the host does not provide. Every entry
-/// point that can start a sequence of calls installs it; after the first
-/// call this is one atomic load.
-fn install_panic_hook() {
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
-            host::log(Level::Error, &format!("openai-chat {info}"));
-        }));
-    });
+/// What `std` would otherwise provide on wasm32: an allocator and a panic
+/// handler. The handler reports the panic through `host.log` (std's default
+/// hook would write to stderr, which the host does not provide), then traps;
+/// the host counts the trap as a plugin fault and drops the instance.
+#[cfg(all(target_arch = "wasm32", not(test)))]
+mod sandbox {
+    use super::llm_perf::plugin::host::{Level, log};
+
+    // `memcmp`, `memcpy` and the like: on this target `compiler_builtins`
+    // leaves them to wasi-libc, which `std` would have linked. They are plain
+    // code and import nothing.
+    #[link(name = "c")]
+    unsafe extern "C" {}
+
+    #[global_allocator]
+    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
+    /// The allocator the canonical ABI calls to place arguments (frames,
+    /// bodies) in the guest's memory. `std` exports it on this target, and
+    /// wit-bindgen leaves it to `std`, so a `no_std` guest must export it.
+    ///
+    /// # Safety
+    /// Called by the component runtime with the canonical ABI's contract:
+    /// `old_ptr`/`old_len`/`align` describe a block this allocator returned
+    /// (or `old_len == 0`), and `align` is a power of two.
+    #[unsafe(no_mangle)]
+    unsafe extern "C" fn cabi_realloc(
+        old_ptr: *mut u8,
+        old_len: usize,
+        align: usize,
+        new_len: usize,
+    ) -> *mut u8 {
+        use alloc::alloc::{Layout, alloc, realloc};
+        if new_len == 0 {
+            // A zero-sized value needs no memory, only an aligned address.
+            return align as *mut u8;
+        }
+        // SAFETY: the runtime passes a power-of-two `align` and the layout
+        // of the block it got from this function, per the canonical ABI.
+        let ptr = unsafe {
+            if old_len == 0 {
+                alloc(Layout::from_size_align_unchecked(new_len, align))
+            } else {
+                realloc(
+                    old_ptr,
+                    Layout::from_size_align_unchecked(old_len, align),
+                    new_len,
+                )
+            }
+        };
+        if ptr.is_null() {
+            // Out of memory under the host's cap: trap; there is no caller
+            // to hand an error to.
+            core::arch::wasm32::unreachable()
+        }
+        ptr
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo) -> ! {
+        log(Level::Error, &alloc::format!("openai-chat {info}"));
+        core::arch::wasm32::unreachable()
+    }
 }
 
 export!(OpenAiChat);

@@ -1,5 +1,11 @@
 //! Building the `/v1/chat/completions` request.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use serde_json::{Map, Value, json};
 
 use crate::event::preview;

@@ -1,5 +1,11 @@
 //! Non-streamed responses: a status and a whole body in, events out.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use crate::event::{Event, preview};
 use crate::wire;
 

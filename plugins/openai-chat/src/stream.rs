@@ -1,5 +1,8 @@
 //! Streamed responses: one SSE frame in, zero or more events out.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+
 use crate::event::Event;
 use crate::wire;
 

@@ -7,8 +7,12 @@
 //! skips the rest without building anything, and they avoid
 //! `serde_json::Value` because `feed` runs once per streamed frame.
 
-use std::fmt;
-use std::marker::PhantomData;
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+use core::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -216,9 +220,10 @@ impl<'de> Deserialize<'de> for TokenCount {
                 Ok(TokenCount(u32::try_from(v).ok()))
             }
             fn visit_f64<E>(self, v: f64) -> Result<TokenCount, E> {
-                let whole = v.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&v);
-                // The range and fraction checks make the cast exact.
-                Ok(TokenCount(whole.then_some(v as u32)))
+                // `as` saturates, so a value that survives the round trip is
+                // a whole number within range (`f64::fract` is not in core).
+                let count = v as u32;
+                Ok(TokenCount((f64::from(count) == v).then_some(count)))
             }
             fn visit_unit<E>(self) -> Result<TokenCount, E> {
                 Ok(TokenCount(None))
