@@ -15,7 +15,8 @@ use runner::run::{self, RunOptions};
 use runner::scenario::{self, Overrides};
 
 fn faults_plugin() -> Arc<Plugin> {
-    let wasm = std::fs::read(builtin::test_plugin("test-faults")).expect("test-faults.wasm was built");
+    let wasm =
+        std::fs::read(builtin::test_plugin("test-faults")).expect("test-faults.wasm was built");
     let engine = Arc::new(PluginEngine::new(None).unwrap());
     let limits = PluginLimits {
         call_timeout: Duration::from_millis(50),
@@ -60,8 +61,12 @@ fn each_fault_is_contained_and_the_instance_replaced() {
         // works on a fresh one.
         drop(lease);
         let mut next = plugin.checkout().unwrap();
-        next.build_request(&input("{}")).expect("a fresh instance works");
-        assert!(plugin.instantiated() > before || plugin.idle() > 0, "{kind}");
+        next.build_request(&input("{}"))
+            .expect("a fresh instance works");
+        assert!(
+            plugin.instantiated() > before || plugin.idle() > 0,
+            "{kind}"
+        );
     }
     assert_eq!(plugin.faults(), cases.len() as u64);
 }
@@ -73,7 +78,10 @@ fn a_returned_error_is_not_a_fault() {
     let err = lease
         .build_request(&input(r#"{"fault":"reject"}"#))
         .unwrap_err();
-    assert!(matches!(err, CallError::Rejected(ref m) if m.contains("on purpose")), "{err:?}");
+    assert!(
+        matches!(err, CallError::Rejected(ref m) if m.contains("on purpose")),
+        "{err:?}"
+    );
     // The instance is healthy and goes on serving.
     lease.build_request(&input("{}")).unwrap();
     assert_eq!(plugin.faults(), 0);
@@ -125,7 +133,11 @@ fn a_run_counts_plugin_faults_and_goes_on() {
         assert!(l.requests >= 2, "{params}: {l:?}");
         assert_eq!(l.ok, 0, "{params}");
         let faults = &l.errors_by_class["plugin_fault"];
-        assert_eq!(faults.count, l.requests, "{params}: {:?}", l.errors_by_class);
+        assert_eq!(
+            faults.count, l.requests,
+            "{params}: {:?}",
+            l.errors_by_class
+        );
         assert!(!faults.example.is_empty());
     }
 }

@@ -18,6 +18,15 @@ pub struct Builtin {
 /// Every built-in plugin, sorted by name.
 pub static BUILTINS: &[Builtin] = include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 
+/// The `.wasm` of a plugin built from `plugins/` for the runner's own tests
+/// (`test-faults`): built by the build script with the built-ins, never
+/// embedded.
+#[doc(hidden)]
+pub fn test_plugin(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("RUNNER_PLUGIN_BUILD_DIR"))
+        .join(format!("{}.wasm", name.replace('-', "_")))
+}
+
 /// The built-in plugin called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static Builtin> {
     BUILTINS.iter().find(|b| b.name == name)

@@ -262,21 +262,35 @@ fn compatible(found: &str) -> bool {
     mm(found) == mm(WIT_VERSION)
 }
 
+/// A one-line reason for a trap: what stopped the call, and where in the
+/// plugin it was when the backtrace names a function.
 fn describe_trap(e: &wasmtime::Error, limits: &PluginLimits) -> String {
-    match e.downcast_ref::<Trap>() {
+    let mut reason = match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => format!(
             "call exceeded its deadline of {} ms",
             limits.call_timeout.as_millis()
         ),
-        _ => {
-            let msg = format!("{e:#}");
-            if msg.contains("memory") && msg.contains("grow") {
-                format!("{msg} (memory cap {} MiB)", limits.memory_bytes >> 20)
+        Some(Trap::UnreachableCodeReached) => {
+            "wasm `unreachable` executed (a panic or abort in the plugin)".to_string()
+        }
+        Some(trap) => trap.to_string(),
+        None => {
+            let root = e.root_cause().to_string();
+            if root.contains("unknown import") {
+                format!("{root}: plugins get no WASI (files, environment, clocks, network)")
+            } else if root.contains("memory") || root.contains("grow") {
+                format!("{root} (memory cap {} MiB)", limits.memory_bytes >> 20)
             } else {
-                msg
+                root
             }
         }
+    };
+    if let Some(bt) = e.downcast_ref::<wasmtime::WasmBacktrace>()
+        && let Some(name) = bt.frames().iter().find_map(|f| f.func_name())
+    {
+        reason.push_str(&format!(" [in {name}]"));
     }
+    reason
 }
 
 /// One instance checked out for one request. Dropping it returns the
