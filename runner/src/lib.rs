@@ -21,3 +21,4 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod scenario;
+pub mod fdlimit;

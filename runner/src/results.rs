@@ -125,6 +125,22 @@ pub struct Throughput {
     pub requests_per_s: f64,
 }
 
+/// One second of a level, counted from the start of its load window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TimelinePoint {
+    /// Seconds since the level started (the bucket `[t, t + 1)`).
+    pub t: u32,
+    /// Requests in flight, sampled once during the second (the live view's
+    /// tick); 0 when no tick fell in it.
+    pub in_flight: u64,
+    /// Successful requests that ended in this second.
+    pub ok: u64,
+    /// Failed requests that ended in this second.
+    pub errors: u64,
+    /// Content chars that arrived in this second.
+    pub chars: u64,
+}
+
 /// Figures of one load level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LevelResult {
@@ -175,4 +191,6 @@ pub struct LevelResult {
     pub output_tokens: Option<Summary>,
     /// Problems a reader must know about (concurrency short of target, ...).
     pub flags: Vec<String>,
+    /// Per-second timeline of the level, drain included.
+    pub timeline: Vec<TimelinePoint>,
 }

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::RunClock;
 use crate::dataset::{self, Dataset};
 use crate::executor::{self, LevelWindow, RunContext};
+use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
 use crate::metrics::{InFlight, LevelStats};
 use crate::mock::{self, MockServer};
@@ -231,6 +232,16 @@ async fn drive(
         info.version,
         dir.display()
     ));
+    let most_users = sc.load.levels.iter().map(|l| l.users).max().unwrap_or(0);
+    let need = fdlimit::needed(most_users, matches!(sc.target.endpoint, Endpoint::Mock(_)));
+    if let Some(limit) = fdlimit::raise_to_hard_limit()
+        && limit < need
+    {
+        view.println(&format!(
+            "warning: {most_users} users need about {need} open files but the limit is {limit}; \
+             levels above that will fail to connect (raise it with `ulimit -n {need}`)"
+        ));
+    }
     let (tx, ctl_rx) = mpsc::channel::<Ctl>(16);
     let (stx, srx) = mpsc::channel::<Sample>(16_384);
     let collector = tokio::spawn(collect(ctx.clone(), ctl_rx, srx, log, view));
@@ -385,7 +396,8 @@ async fn collect(
             },
             _ = tick.tick() => {
                 let now = c.ctx.clock.now();
-                if c.stats.is_some() {
+                if let Some((st, _)) = c.stats.as_mut() {
+                    st.note_in_flight(now, c.ctx.in_flight.current());
                     let elapsed = Duration::from_nanos(now.saturating_sub(c.level_start));
                     c.view.tick(now, elapsed, c.ctx.in_flight.current());
                 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::summary::Dist;
-use crate::results::{Concurrency, ErrorTally, LevelResult, Throughput};
+use crate::results::{Concurrency, ErrorTally, LevelResult, Throughput, TimelinePoint};
 use crate::sample::Sample;
 
 const NS_PER_MS: f64 = 1e6;
@@ -38,6 +38,7 @@ pub struct LevelStats {
     prompt_tokens_in_window: u64,
     ok_in_window: u64,
     with_usage: u64,
+    timeline: Vec<TimelinePoint>,
 }
 
 fn ms(ns: u64) -> f64 {
@@ -71,6 +72,7 @@ impl LevelStats {
             prompt_tokens_in_window: 0,
             ok_in_window: 0,
             with_usage: 0,
+            timeline: Vec::new(),
         }
     }
 
@@ -84,9 +86,49 @@ impl LevelStats {
         self.requests - self.ok
     }
 
+    /// The timeline bucket of run-clock time `at` (none before the level;
+    /// the timeline is capped at a day so a bad clock cannot grow it).
+    fn bucket(&mut self, at: u64) -> Option<&mut TimelinePoint> {
+        let sec = at.checked_sub(self.window.0)? / 1_000_000_000;
+        if sec > 86_400 {
+            return None;
+        }
+        let sec = sec as usize;
+        while self.timeline.len() <= sec {
+            let t = self.timeline.len() as u32;
+            self.timeline.push(TimelinePoint {
+                t,
+                ..Default::default()
+            });
+        }
+        self.timeline.get_mut(sec)
+    }
+
+    /// Notes the in-flight count seen at run-clock time `at`.
+    pub fn note_in_flight(&mut self, at: u64, in_flight: u64) {
+        if let Some(b) = self.bucket(at) {
+            b.in_flight = in_flight;
+        }
+    }
+
     /// Folds one request in.
     pub fn add(&mut self, s: &Sample) {
         self.requests += 1;
+        let ok = s.ok();
+        if let Some(b) = self.bucket(s.end) {
+            if ok {
+                b.ok += 1;
+            } else {
+                b.errors += 1;
+            }
+        }
+        if ok {
+            for e in &s.content {
+                if let Some(b) = self.bucket(e.at) {
+                    b.chars += u64::from(e.chars);
+                }
+            }
+        }
         self.queue_delay
             .record(ms(s.sent.saturating_sub(s.planned)));
         if let Some(f) = &s.failure {
@@ -185,6 +227,14 @@ impl LevelStats {
         self.prompt_tokens_in_window += o.prompt_tokens_in_window;
         self.ok_in_window += o.ok_in_window;
         self.with_usage += o.with_usage;
+        for p in &o.timeline {
+            if let Some(b) = self.bucket(self.window.0 + u64::from(p.t) * 1_000_000_000) {
+                b.in_flight = b.in_flight.max(p.in_flight);
+                b.ok += p.ok;
+                b.errors += p.errors;
+                b.chars += p.chars;
+            }
+        }
     }
 
     /// The level's figures. `concurrency` is (time-weighted mean, max) over
@@ -254,6 +304,7 @@ impl LevelStats {
             output_chars: self.output_chars.summary(),
             output_tokens: self.output_tokens.summary(),
             flags,
+            timeline: self.timeline.clone(),
         }
     }
 }
@@ -310,6 +361,8 @@ mod tests {
         assert!((r.throughput.total_tokens_per_s - 14.0).abs() < 1e-9);
         assert!((r.throughput.requests_per_s - 1.0).abs() < 1e-9);
         assert!(r.flags.is_empty());
+        assert_eq!(r.timeline.len(), 1);
+        assert_eq!((r.timeline[0].ok, r.timeline[0].chars), (1, 8));
     }
 
     #[test]
