@@ -53,9 +53,22 @@ fn run() -> Result<(), String> {
         ));
     }
 
+    let mut plugins_by_name = Vec::new();
+    for source in wasm_files {
+        plugins_by_name.push((builtin_name(&source)?, source));
+    }
+    plugins_by_name.sort();
+    if let Some(pair) = plugins_by_name.windows(2).find(|w| w[0].0 == w[1].0) {
+        return Err(format!(
+            "two plugins are both called {}: {} and {}",
+            pair[0].0,
+            pair[0].1.display(),
+            pair[1].1.display()
+        ));
+    }
+
     let mut table = String::from("&[\n");
-    for source in &wasm_files {
-        let name = builtin_name(source)?;
+    for (name, source) in &plugins_by_name {
         // `test-*` members are plugins for the runner's own tests: built
         // with the others, never embedded. Tests find them through
         // `builtin::test_plugin`.
@@ -177,6 +190,7 @@ fn build_plugins(plugins: &Path, target_dir: &Path) -> Result<Vec<PathBuf>, Stri
         ));
     }
     let mut wasm = wasm_artifacts(&stdout)?;
+    // Cargo may name one artifact in several messages.
     wasm.sort();
     wasm.dedup();
     Ok(wasm)
