@@ -30,8 +30,12 @@ enum Command {
         /// The scenario file.
         scenario: PathBuf,
     },
-    /// Print the JSON Schema of scenario files.
-    Schema,
+    /// Print the JSON Schema of scenario files (or of results.json).
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value = "scenario")]
+        of: SchemaOf,
+    },
     /// Serve the embedded mock LLM server (OpenAI-compatible).
     Mock(MockArgs),
     /// Protocol plugins.
@@ -43,6 +47,14 @@ enum Command {
 enum PluginCommand {
     /// List the built-in plugins with their versions.
     List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaOf {
+    /// Scenario files.
+    Scenario,
+    /// results.json.
+    Results,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -110,8 +122,11 @@ pub fn main_with(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run(args) => cmd_run(args),
         Command::Validate { scenario } => cmd_validate(&scenario),
-        Command::Schema => {
-            println!("{}", scenario::json_schema());
+        Command::Schema { of } => {
+            match of {
+                SchemaOf::Scenario => print!("{}", scenario::json_schema()),
+                SchemaOf::Results => print!("{}", crate::results::json_schema()),
+            }
             ExitCode::SUCCESS
         }
         Command::Mock(args) => runtime_then(|| async move { crate::mock::serve(&args).await }),

@@ -26,7 +26,7 @@ pub fn raise_to_hard_limit() -> Option<u64> {
                 }
             }
         }
-        Some(r.rlim_cur as u64)
+        Some(r.rlim_cur)
     }
     #[cfg(not(unix))]
     {

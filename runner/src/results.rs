@@ -12,6 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::Summary;
 
+/// The JSON Schema of `results.json`, generated from these types; the doc
+/// comments (units and formulas) become its descriptions. Committed as
+/// `resources/results.schema.json`.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(RunResults);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Version of this format; bumped on any incompatible change.
 pub const RESULTS_VERSION: u32 = 1;
 
@@ -186,6 +196,17 @@ pub struct VllmCompat {
     pub p99_e2el_ms: Option<f64>,
 }
 
+/// Goodput: requests that succeeded and met every SLO of the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Goodput {
+    /// Good requests of the level (drain included).
+    pub good: u64,
+    /// good / requests (failed requests count as not good).
+    pub good_fraction: f64,
+    /// Good requests that ended inside the steady window / its length.
+    pub per_s: f64,
+}
+
 /// One second of a level, counted from the start of its load window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelinePoint {
@@ -227,6 +248,8 @@ pub struct LevelResult {
     pub throughput: Throughput,
     /// Ramp-in, steady window and drain.
     pub phases: Phases,
+    /// Goodput, when the scenario sets SLOs.
+    pub goodput: Option<Goodput>,
     /// Where output token counts come from: `usage` (the server's usage
     /// report), `chunks` (content events counted, not tokens) or `mixed`.
     pub token_source: String,

@@ -19,14 +19,14 @@ use crate::dataset::{self, Dataset};
 use crate::executor::{self, LevelWindow, RunContext};
 use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
-use crate::metrics::{InFlight, LevelStats};
+use crate::metrics::{self, InFlight, LevelStats};
 use crate::mock::{self, MockServer};
 use crate::output::{self, RequestLog};
 use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
 use crate::progress::LiveView;
 use crate::results::{Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary};
 use crate::sample::Sample;
-use crate::scenario::{DatasetFormat, Diagnostics, Endpoint, Scenario};
+use crate::scenario::{DatasetFormat, Diagnostics, Endpoint, Scenario, Slo};
 
 /// How a run failed before it could produce results.
 #[derive(Debug, thiserror::Error)]
@@ -244,7 +244,7 @@ async fn drive(
     }
     let (tx, ctl_rx) = mpsc::channel::<Ctl>(16);
     let (stx, srx) = mpsc::channel::<Sample>(16_384);
-    let collector = tokio::spawn(collect(ctx.clone(), ctl_rx, srx, log, view));
+    let collector = tokio::spawn(collect(ctx.clone(), sc.slo, ctl_rx, srx, log, view));
 
     let mut levels = Vec::new();
     let mut stop_reason = None;
@@ -294,7 +294,18 @@ async fn drive(
         let (reply, got) = oneshot::channel();
         let _ = tx.send(Ctl::LevelEnd { window, reply }).await;
         let result = got.await.context("collector stopped")?;
+        let stop = sc
+            .load
+            .early_stop
+            .then(|| metrics::early_stop::original_rules(&result))
+            .flatten();
         levels.push(result);
+        if let Some(reason) = stop {
+            if i + 1 < total {
+                stop_reason = Some(format!("early stop after {reason}"));
+            }
+            break;
+        }
         if ctx.cancel.is_cancelled() {
             stop_reason = Some("stopped by the user (Ctrl-C or SIGTERM)".to_string());
             break;
@@ -332,6 +343,7 @@ async fn drive(
 /// The collector: the only consumer of samples.
 struct Collector {
     ctx: Arc<RunContext>,
+    slo: Slo,
     log: RequestLog,
     view: LiveView,
     stats: Option<(LevelStats, f64)>,
@@ -358,6 +370,7 @@ impl Collector {
 
 async fn collect(
     ctx: Arc<RunContext>,
+    slo: Slo,
     mut ctl: mpsc::Receiver<Ctl>,
     mut samples: mpsc::Receiver<Sample>,
     log: RequestLog,
@@ -365,6 +378,7 @@ async fn collect(
 ) -> RequestLog {
     let mut c = Collector {
         ctx,
+        slo,
         log,
         view,
         stats: None,
@@ -380,7 +394,7 @@ async fn collect(
                 None => break,
                 Some(Ctl::LevelStart { index, total, users, start, end, duration }) => {
                     c.level_start = start;
-                    c.stats = Some((LevelStats::new(index, users, start, end), duration.as_secs_f64()));
+                    c.stats = Some((LevelStats::new(index, users, start, end, c.slo), duration.as_secs_f64()));
                     c.view.start_level(index as usize, total as usize, users, duration, start);
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {

@@ -166,7 +166,7 @@ fn unknown_keys_suggest_the_nearest() {
     assert_eq!(
         errs[0],
         "s.yaml:1:1: error: unknown key `targte` at the top level\n  help: did you mean `target`? \
-         valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `target`"
+         valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
     );
     // With the target misspelled there is no target: reported too.
     assert!(
@@ -190,7 +190,7 @@ fn unknown_keys_suggest_the_nearest() {
         errs,
         vec![
             "s.yaml:3:1: error: unknown key `params` at the top level\n  help: `params` belongs in \
-             `target`; valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `target`"
+             `target`; valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
         ]
     );
     // Inside the mock config too (which `runner mock` shares and which denies

@@ -80,14 +80,26 @@ async fn user_loop(
     tx: mpsc::Sender<Sample>,
 ) {
     let n = ctx.dataset.items.len().max(1);
+    // The user is free from the start of the level; afterwards, from the end
+    // of its last request (or of its back-off). Everything the runner does
+    // in between (handing the sample over, picking the next prompt, the
+    // scheduler) shows in the next request's queue_delay.
+    let mut free_at = ctx.clock.now();
     while Instant::now() < stop && !ctx.cancel.is_cancelled() {
-        // The user is free now: that is when its next request is due.
-        let planned = ctx.clock.now();
         let item = rng.random_range(0..n) as u32;
-        let sample = execute(&ctx, level, user, item, planned).await;
+        let sample = execute(&ctx, level, user, item, free_at).await;
+        free_at = sample.end;
         let failed = !sample.ok();
-        if tx.send(sample).await.is_err() {
-            return;
+        // try_send first: it never yields, so a user is not parked behind
+        // the whole run queue just to hand its sample over.
+        match tx.try_send(sample) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(sample)) => {
+                if tx.send(sample).await.is_err() {
+                    return;
+                }
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
         if failed && !ctx.failure_backoff.is_zero() {
             let until = (Instant::now() + ctx.failure_backoff).min(stop);
@@ -95,6 +107,7 @@ async fn user_loop(
                 _ = tokio::time::sleep_until(until) => {}
                 _ = ctx.cancel.cancelled() => return,
             }
+            free_at = ctx.clock.now();
         }
     }
 }

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use super::summary::{Dist, Summary};
 use super::window::Buckets;
 use crate::results::{
-    Concurrency, ErrorTally, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
+    Concurrency, ErrorTally, Goodput, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
 };
 use crate::sample::Sample;
+use crate::scenario::Slo;
 
 const NS_PER_MS: f64 = 1e6;
 const NS_PER_S: f64 = 1e9;
@@ -21,6 +22,8 @@ pub const CONCURRENCY_FLAG_RATIO: f64 = 0.95;
 pub struct LevelStats {
     index: u32,
     users: u32,
+    slo: Slo,
+    good: u64,
     /// The load window `[start, end]`, run-clock ns.
     window: (u64, u64),
     requests: u64,
@@ -55,11 +58,13 @@ fn ms(ns: u64) -> f64 {
 impl LevelStats {
     /// An empty aggregate for level `index` with `users` users, whose load
     /// window is `[window_start, window_end]` on the run clock.
-    pub fn new(index: u32, users: u32, window_start: u64, window_end: u64) -> Self {
+    pub fn new(index: u32, users: u32, window_start: u64, window_end: u64, slo: Slo) -> Self {
         let lat = || Dist::new(1000.0);
         LevelStats {
             index,
             users,
+            slo,
+            good: 0,
             window: (window_start, window_end.max(window_start)),
             requests: 0,
             ok: 0,
@@ -199,14 +204,42 @@ impl LevelStats {
                     .content(e.at, f64::from(e.chars), n as f64 * share);
             }
         }
+        let good = self.meets_slo(s, n);
+        self.good += u64::from(good);
         let prompt = s.usage.and_then(|u| u.prompt_tokens).unwrap_or(0);
-        self.buckets.ended_ok(s.end, f64::from(prompt));
+        self.buckets.ended_ok(s.end, f64::from(prompt), good);
+    }
+
+    /// Whether a successful request with `n` output tokens meets every SLO.
+    fn meets_slo(&self, s: &Sample, n: u64) -> bool {
+        let within = |limit: Option<std::time::Duration>, ns: u64| {
+            limit.is_none_or(|l| u128::from(ns) <= l.as_nanos())
+        };
+        let (Some(first), Some(last)) = (s.content.first(), s.content.last()) else {
+            return false;
+        };
+        let tpot = if n > 1 {
+            last.at.saturating_sub(first.at) / (n - 1)
+        } else {
+            0
+        };
+        let max_gap = s
+            .content
+            .windows(2)
+            .map(|w| w[1].at.saturating_sub(w[0].at))
+            .max()
+            .unwrap_or(0);
+        within(self.slo.ttft, first.at.saturating_sub(s.sent))
+            && within(self.slo.tpot, tpot)
+            && within(self.slo.itl, max_gap)
+            && within(self.slo.e2e, s.end.saturating_sub(s.sent))
     }
 
     /// Adds another aggregate of the same level (e.g. from another worker).
     pub fn merge(&mut self, o: &LevelStats) {
         self.requests += o.requests;
         self.ok += o.ok;
+        self.good += o.good;
         for (k, t) in &o.errors {
             self.errors
                 .entry(k.clone())
@@ -350,6 +383,15 @@ impl LevelStats {
             },
             throughput,
             phases,
+            goodput: self.slo.any().then(|| Goodput {
+                good: self.good,
+                good_fraction: if self.requests > 0 {
+                    self.good as f64 / self.requests as f64
+                } else {
+                    0.0
+                },
+                per_s: per_s(totals.good),
+            }),
             token_source: token_source.to_string(),
             ttft_ms: self.ttft.summary(),
             ttft_first_event_ms: ttft_fe,
@@ -397,7 +439,7 @@ mod tests {
     #[test]
     fn hand_computed_request() {
         // Sent at 0; content at 200, 220, 240, 260 ms, 2 chars each; usage 4.
-        let mut l = LevelStats::new(0, 1, 0, 1000 * MS);
+        let mut l = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
         l.add(&sample(
             0,
             &[(200, 2), (220, 2), (240, 2), (260, 2)],
@@ -439,7 +481,7 @@ mod tests {
         // usage 4 tokens: 3/4 of its chars fall inside.
         // User 1's only request ends after the window, so the level has no
         // steady state and throughput covers the whole window [0, 1000] ms.
-        let mut l = LevelStats::new(0, 2, 0, 1000 * MS);
+        let mut l = LevelStats::new(0, 2, 0, 1000 * MS, Slo::default());
         let mut late = sample(500, &[(900, 3), (1100, 1)], Some(4));
         late.user = 1;
         l.add(&late);
@@ -461,8 +503,40 @@ mod tests {
     }
 
     #[test]
+    fn goodput_counts_requests_meeting_every_slo() {
+        use std::time::Duration;
+        let slo = Slo {
+            ttft: Some(Duration::from_millis(300)),
+            itl: Some(Duration::from_millis(50)),
+            ..Default::default()
+        };
+        let mut l = LevelStats::new(0, 1, 0, 1000 * MS, slo);
+        // Good: TTFT 200 ms, gaps 20 ms.
+        l.add(&sample(0, &[(200, 1), (220, 1)], None));
+        // TTFT 400 ms: misses the TTFT objective.
+        l.add(&sample(0, &[(400, 1), (410, 1)], None));
+        // A 100 ms gap: misses the ITL objective.
+        l.add(&sample(0, &[(100, 1), (200, 1)], None));
+        let mut failed = sample(0, &[], None);
+        failed.failure = Some(Failure {
+            class: ErrorClass::Empty,
+            message: "x".into(),
+        });
+        l.add(&failed);
+        let g = l.finish(1.0, (1.0, 1)).goodput.unwrap();
+        assert_eq!(g.good, 1);
+        assert!((g.good_fraction - 0.25).abs() < 1e-12);
+        assert!(
+            LevelStats::new(0, 1, 0, 1, Slo::default())
+                .finish(1.0, (0.0, 0))
+                .goodput
+                .is_none()
+        );
+    }
+
+    #[test]
     fn errors_by_class_and_merge() {
-        let mut a = LevelStats::new(0, 1, 0, 1000 * MS);
+        let mut a = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
         let mut fail = sample(0, &[], None);
         fail.status = Some(503);
         fail.failure = Some(Failure {
@@ -470,7 +544,7 @@ mod tests {
             message: "overloaded".into(),
         });
         a.add(&fail);
-        let mut b = LevelStats::new(0, 1, 0, 1000 * MS);
+        let mut b = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
         b.add(&fail);
         b.add(&sample(0, &[(100, 1), (120, 1)], None));
         a.merge(&b);

@@ -1,6 +1,7 @@
 //! Metrics: fixed-memory aggregates of samples, per level, that merge
 //! exactly ([`LevelStats::merge`]), plus the exact in-flight tracker.
 
+pub mod early_stop;
 mod inflight;
 mod level;
 mod summary;

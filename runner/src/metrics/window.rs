@@ -20,6 +20,7 @@ pub struct Buckets {
     tokens: Vec<f64>,
     prompt_tokens: Vec<f64>,
     ok_ends: Vec<f64>,
+    good_ends: Vec<f64>,
 }
 
 /// Totals over one window.
@@ -34,6 +35,8 @@ pub struct Totals {
     pub prompt_tokens: f64,
     /// Successful requests that ended.
     pub ok: f64,
+    /// Good requests (meeting every SLO) that ended.
+    pub good: f64,
 }
 
 impl Buckets {
@@ -59,6 +62,7 @@ impl Buckets {
             self.tokens.resize(n, 0.0);
             self.prompt_tokens.resize(n, 0.0);
             self.ok_ends.resize(n, 0.0);
+            self.good_ends.resize(n, 0.0);
         }
         Some(i)
     }
@@ -71,11 +75,13 @@ impl Buckets {
         }
     }
 
-    /// A successful request with `prompt_tokens` ended at `at`.
-    pub fn ended_ok(&mut self, at: u64, prompt_tokens: f64) {
+    /// A successful request with `prompt_tokens` ended at `at`; `good`
+    /// when it met every SLO.
+    pub fn ended_ok(&mut self, at: u64, prompt_tokens: f64, good: bool) {
         if let Some(i) = self.index(at) {
             self.ok_ends[i] += 1.0;
             self.prompt_tokens[i] += prompt_tokens;
+            self.good_ends[i] += f64::from(u8::from(good));
         }
     }
 
@@ -88,6 +94,7 @@ impl Buckets {
                 self.tokens[j] += o.tokens[i];
                 self.prompt_tokens[j] += o.prompt_tokens[i];
                 self.ok_ends[j] += o.ok_ends[i];
+                self.good_ends[j] += o.good_ends[i];
             }
         }
     }
@@ -110,6 +117,7 @@ impl Buckets {
             t.tokens += self.tokens[i] * share;
             t.prompt_tokens += self.prompt_tokens[i] * share;
             t.ok += self.ok_ends[i] * share;
+            t.good += self.good_ends[i] * share;
         }
         t
     }
@@ -126,12 +134,14 @@ mod tests {
         let mut b = Buckets::new(0, 1000 * MS);
         b.content(5 * MS, 10.0, 2.0); // bucket [0, 10) ms
         b.content(15 * MS, 20.0, 4.0); // bucket [10, 20) ms
-        b.ended_ok(15 * MS, 7.0);
+        b.ended_ok(15 * MS, 7.0, true);
+        b.ended_ok(16 * MS, 0.0, false);
         let all = b.totals(0, 1000 * MS);
         assert_eq!(
             (all.chars, all.tokens, all.ok, all.prompt_tokens),
-            (30.0, 6.0, 1.0, 7.0)
+            (30.0, 6.0, 2.0, 7.0)
         );
+        assert_eq!(all.good, 1.0);
         // [10, 20): the second bucket whole.
         assert_eq!(b.totals(10 * MS, 20 * MS).chars, 20.0);
         // [5, 15): half of each bucket.

@@ -25,6 +25,29 @@ pub struct Scenario {
     pub output: Output,
     /// Live progress.
     pub live: Live,
+    /// Objectives for goodput.
+    pub slo: Slo,
+}
+
+/// Service-level objectives; a request is good when it succeeded and meets
+/// every one that is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Slo {
+    /// Most time to first token.
+    pub ttft: Option<Duration>,
+    /// Most time per output token.
+    pub tpot: Option<Duration>,
+    /// Most gap between two content events.
+    pub itl: Option<Duration>,
+    /// Most end-to-end latency.
+    pub e2e: Option<Duration>,
+}
+
+impl Slo {
+    /// Whether any objective is set.
+    pub fn any(&self) -> bool {
+        self.ttft.is_some() || self.tpot.is_some() || self.itl.is_some() || self.e2e.is_some()
+    }
 }
 
 /// Where requests go.
@@ -126,6 +149,8 @@ pub struct Load {
     pub pause: Duration,
     /// How long a user waits after a failed request before its next one.
     pub failure_backoff: Duration,
+    /// Stop the ramp after a level that fails the original's rules.
+    pub early_stop: bool,
 }
 
 /// Where results go.

@@ -38,6 +38,23 @@ pub struct ScenarioFile {
     pub output: Option<OutputSection>,
     /// Live progress.
     pub live: Option<LiveSection>,
+    /// Service-level objectives for goodput: a request is good when it
+    /// succeeded and meets every objective given. Default: none.
+    pub slo: Option<SloSection>,
+}
+
+/// Service-level objectives, each a duration (`500ms`, `2s`, ...).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct SloSection {
+    /// Time to first token (t_1 − sent) at most this.
+    pub ttft: Option<Located<DurationText>>,
+    /// Time per output token ((t_N − t_1) / (N − 1)) at most this.
+    pub tpot: Option<Located<DurationText>>,
+    /// Every gap between two content events of the request at most this.
+    pub itl: Option<Located<DurationText>>,
+    /// End-to-end latency (end − sent) at most this.
+    pub e2e: Option<Located<DurationText>>,
 }
 
 /// The server under test. Give exactly one of `url` and `mock`.
@@ -124,6 +141,11 @@ pub struct LoadSection {
     /// How long a user waits after a failed request before its next one.
     /// Default: `1s`.
     pub failure_backoff: Option<Located<DurationText>>,
+    /// Stop the ramp after a level that fails the original tool's rules:
+    /// errors / requests > 0.8, mean TTFT > 100 s, or mean per-user speed
+    /// < 1 char/s. Default: on when the levels are the default ramp or any
+    /// of the original's flags is given, off otherwise.
+    pub early_stop: Option<bool>,
 }
 
 /// Where results go.

@@ -12,7 +12,9 @@ use super::duration;
 use super::raw::{DatasetSection, DurationText, FormatChoice, LangChoice, ScenarioFile};
 use super::target;
 use super::tree::{Located, Pos};
-use super::{DatasetFormat, DatasetSpec, Lang, Level, Live, Load, Output, Overrides, Scenario};
+use super::{
+    DatasetFormat, DatasetSpec, Lang, Level, Live, Load, Output, Overrides, Scenario, Slo,
+};
 
 /// Where the raw scenario came from and how to resolve what it names.
 pub struct Context<'a> {
@@ -129,6 +131,7 @@ pub fn validate(
         cx,
         report,
     );
+    let slo = slo(raw.slo, report);
     let live_raw = raw.live.unwrap_or_default();
     let live = Live {
         interval: duration_at(
@@ -152,6 +155,7 @@ pub fn validate(
         load,
         output,
         live,
+        slo,
     }
 }
 
@@ -293,6 +297,16 @@ fn shown(path: &Path) -> String {
 }
 
 fn load(raw: super::raw::LoadSection, overrides: &Overrides, report: &mut Report<'_>) -> Load {
+    // The original's rules stop its ramp; they stay on wherever a run looks
+    // like the original's: its default ramp, or any of its flags.
+    let original_flags = overrides.test_runs.is_some()
+        || overrides.test_duration.is_some()
+        || overrides.test_set.is_some()
+        || overrides.name.is_some()
+        || overrides.description.is_some()
+        || overrides.work_dir.is_some();
+    let default_ramp = overrides.test_runs.is_none() && raw.levels.is_none();
+    let early_stop = raw.early_stop.unwrap_or(default_ramp || original_flags);
     let users: Vec<u32> = match &overrides.test_runs {
         Some(runs) => {
             if runs.is_empty() {
@@ -373,6 +387,24 @@ fn load(raw: super::raw::LoadSection, overrides: &Overrides, report: &mut Report
             DEFAULT_BACKOFF,
             true,
         ),
+        early_stop,
+    }
+}
+
+/// The objectives of `slo:`; each must be more than zero.
+fn slo(raw: Option<super::raw::SloSection>, report: &mut Report<'_>) -> Slo {
+    let Some(raw) = raw else {
+        return Slo::default();
+    };
+    let mut one = |v: Option<Located<DurationText>>, key: &str| {
+        v.map(|v| duration_at(report, Some(v), key, Duration::ZERO, false))
+            .filter(|d| !d.is_zero())
+    };
+    Slo {
+        ttft: one(raw.ttft, "slo.ttft"),
+        tpot: one(raw.tpot, "slo.tpot"),
+        itl: one(raw.itl, "slo.itl"),
+        e2e: one(raw.e2e, "slo.e2e"),
     }
 }
 
