@@ -538,6 +538,7 @@ fn shipped_test_sets_load() {
             format,
             path,
             default_max_tokens: 512,
+            ..Default::default()
         };
         let data = dataset::load(&spec).unwrap();
         assert!(data.items.len() >= at_least, "{file}: {}", data.items.len());

@@ -79,11 +79,11 @@ async fn user_loop(
     mut rng: SmallRng,
     tx: mpsc::Sender<Sample>,
 ) {
-    let n = ctx.dataset.items.len().max(1);
+    let mut sampler = ctx.dataset.sampler(rng.random(), user);
     while Instant::now() < stop && !ctx.cancel.is_cancelled() {
         // The user is free now: that is when its next request is due.
         let planned = ctx.clock.now();
-        let item = rng.random_range(0..n) as u32;
+        let item = sampler.next();
         let sample = execute(&ctx, level, user, item, planned).await;
         let failed = !sample.ok();
         if tx.send(sample).await.is_err() {
