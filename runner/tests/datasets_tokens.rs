@@ -201,7 +201,7 @@ fn synthetic_settings_are_checked() {
             "s.yaml:6:12: error: `synthetic.count` must be at least 1",
             "s.yaml:7:12: error: `synthetic.input` (uniform) needs `min` and `max`",
             "s.yaml:8:13: error: `synthetic.output` (normal) needs `std`",
-            "s.yaml:9:35: error: `prefix.ratio` 1.5 is not between 0 and 1",
+            "s.yaml:9:33: error: `prefix.ratio` 1.5 is not between 0 and 1",
         ],
         "{shown}"
     );

@@ -116,16 +116,8 @@ pub fn parse_line(
             None => return Err(missing(&paths.map.prompt, HELP_PROMPT)),
         },
     };
-    let output_len = count_field(
-        get(&paths.output_len),
-        &paths.map.output_len,
-        paths.map.explicit.output_len,
-    )?;
-    let max_tokens = count_field(
-        get(&paths.max_tokens),
-        &paths.map.max_tokens,
-        paths.map.explicit.max_tokens,
-    )?
+    let output_len = count_field(get(&paths.output_len), &paths.map.output_len)?;
+    let max_tokens = count_field(get(&paths.max_tokens), &paths.map.max_tokens)?
     .or(output_len)
     .unwrap_or(default_max_tokens);
     Ok(Some(Item {
@@ -140,17 +132,10 @@ fn missing(path: &str, help: &str) -> LineProblem {
     LineProblem::new(format!("the line has no `{path}`"), help)
 }
 
-/// A positive integer field; absent is fine unless the path was written.
-fn count_field(
-    value: Option<&Value>,
-    path: &str,
-    required: bool,
-) -> Result<Option<u32>, LineProblem> {
+/// A positive integer field; absent (or null) is fine: the caller falls
+/// back.
+fn count_field(value: Option<&Value>, path: &str) -> Result<Option<u32>, LineProblem> {
     match value {
-        None if required => Err(missing(
-            path,
-            "every line needs this field, or remove its path from `dataset.fields`",
-        )),
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => match n.as_u64() {
             Some(n) if n >= 1 && n <= u64::from(u32::MAX) => Ok(Some(n as u32)),
@@ -347,14 +332,14 @@ mod tests {
             "`messages` is a string, not a list of messages"
         );
         let strict = paths(|m| {
-            m.output_len = "n".into();
-            m.explicit.output_len = true;
+            m.prompt = "q".into();
+            m.explicit.prompt = true;
         });
         assert_eq!(
             parse_line(r#"{"prompt": "a"}"#, &strict, 9)
                 .unwrap_err()
                 .message,
-            "the line has no `n`"
+            "the line has no `q`"
         );
     }
 }

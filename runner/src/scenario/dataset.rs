@@ -204,8 +204,8 @@ fn fields(raw: Option<Located<FieldsSection>>, report: &mut Report<'_>) -> Field
     };
     map.explicit.prompt = take(raw.value.prompt, "prompt", &mut map.prompt);
     map.explicit.messages = take(raw.value.messages, "messages", &mut map.messages);
-    map.explicit.max_tokens = take(raw.value.max_tokens, "max_tokens", &mut map.max_tokens);
-    map.explicit.output_len = take(raw.value.output_len, "output_len", &mut map.output_len);
+    take(raw.value.max_tokens, "max_tokens", &mut map.max_tokens);
+    take(raw.value.output_len, "output_len", &mut map.output_len);
     map
 }
 

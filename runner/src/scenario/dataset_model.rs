@@ -50,22 +50,18 @@ pub struct FieldMap {
     pub max_tokens: String,
     /// The expected output length.
     pub output_len: String,
-    /// Whether each path was written in the scenario (then a line without it
-    /// is an error) or is a default (then it is optional).
+    /// Whether the prompt and messages paths were written in the scenario
+    /// (a line then needs the one written) or are defaults.
     pub explicit: FieldsGiven,
 }
 
-/// Which [`FieldMap`] paths the scenario wrote out.
+/// Which [`FieldMap`] prompt paths the scenario wrote out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct FieldsGiven {
     /// `fields.prompt` was given.
     pub prompt: bool,
     /// `fields.messages` was given.
     pub messages: bool,
-    /// `fields.max_tokens` was given.
-    pub max_tokens: bool,
-    /// `fields.output_len` was given.
-    pub output_len: bool,
 }
 
 impl Default for FieldMap {

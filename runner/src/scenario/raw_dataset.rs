@@ -8,8 +8,9 @@ use serde::Deserialize;
 use super::tree::Located;
 
 /// Where the fields of a `jsonl` line live. Each is a dotted path
-/// (`data.question`, `messages.0.content`; a number indexes a list). A line
-/// needs a prompt or messages; a path written here must exist on every line.
+/// (`data.question`, `messages.0.content`; a number indexes a list). Every
+/// line needs a prompt or messages; `max_tokens` and `output_len` may be
+/// missing on a line (it then falls back).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct FieldsSection {
