@@ -329,3 +329,32 @@ fn a_conversation_without_a_user_turn() {
         "{shown}"
     );
 }
+
+#[test]
+fn keys_of_another_format_are_flagged() {
+    let shown = err(
+        "  path: set.txt\n  fields: { prompt: q }\n  turns: all\n",
+        &[("set.txt", b"hello\n")],
+    );
+    assert_eq!(
+        shown,
+        "s.yaml:4:11: error: `dataset.fields` is only used by `jsonl`, and this test set is `lines`\n  \
+         help: remove `fields`, or set `format: jsonl` if the file holds one JSON object per line\n\n\
+         s.yaml:5:10: error: `dataset.turns` is only used by `sharegpt`, and this test set is `lines`\n  \
+         help: remove `turns`; `conversations` files always keep every turn"
+    );
+    let shown = err(
+        "  path: set.txt\n  synthetic: { count: 3 }\n  fields: { prompt: \"a..b\" }\n",
+        &[("set.txt", b"{\"a\": 1}\n")],
+    );
+    assert!(
+        shown.contains(
+            "s.yaml:4:14: error: `dataset.synthetic` is only used by `format: synthetic`"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("error: `fields.prompt` path `a..b` has an empty part"),
+        "{shown}"
+    );
+}

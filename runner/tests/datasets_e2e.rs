@@ -19,7 +19,14 @@ fn run_with_test_set(test_set: &str) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_runner"))
         .args(["run"])
         .arg(&scenario)
-        .args(["--test-set", test_set, "--test-runs", "2", "--test-duration", "1"])
+        .args([
+            "--test-set",
+            test_set,
+            "--test-runs",
+            "2",
+            "--test-duration",
+            "1",
+        ])
         .arg("--work-dir")
         .arg(&work)
         .arg("--quiet")

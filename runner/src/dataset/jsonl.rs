@@ -118,8 +118,8 @@ pub fn parse_line(
     };
     let output_len = count_field(get(&paths.output_len), &paths.map.output_len)?;
     let max_tokens = count_field(get(&paths.max_tokens), &paths.map.max_tokens)?
-    .or(output_len)
-    .unwrap_or(default_max_tokens);
+        .or(output_len)
+        .unwrap_or(default_max_tokens);
     Ok(Some(Item {
         prompt,
         max_tokens,

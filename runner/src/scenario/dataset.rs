@@ -46,6 +46,13 @@ pub fn validate(
         Some(n) => n.value,
         None => DEFAULT_MAX_TOKENS,
     };
+    // Where the format-specific keys were written, to flag them when the
+    // format (given or detected) does not use them.
+    // `--test-set` replaces the file, so its detected format is not held
+    // against the scenario's keys.
+    let flagged = overrides.test_set.is_none();
+    let fields_pos = section.fields.as_ref().map(|f| f.pos).filter(|_| flagged);
+    let turns_pos = section.turns.as_ref().map(|t| t.pos).filter(|_| flagged);
     let mut spec = DatasetSpec {
         default_max_tokens,
         seed: section.seed.unwrap_or(DEFAULT_SEED),
@@ -134,6 +141,30 @@ pub fn validate(
             }
         },
     };
+    if let Some(pos) = fields_pos
+        && spec.format != DatasetFormat::Jsonl
+    {
+        report.at(
+            pos,
+            format!(
+                "`dataset.fields` is only used by `jsonl`, and this test set is `{}`",
+                spec.format.name()
+            ),
+            "remove `fields`, or set `format: jsonl` if the file holds one JSON object per line",
+        );
+    }
+    if let Some(pos) = turns_pos
+        && spec.format != DatasetFormat::Sharegpt
+    {
+        report.at(
+            pos,
+            format!(
+                "`dataset.turns` is only used by `sharegpt`, and this test set is `{}`",
+                spec.format.name()
+            ),
+            "remove `turns`; `conversations` files always keep every turn",
+        );
+    }
     spec
 }
 
