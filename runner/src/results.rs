@@ -106,13 +106,31 @@ pub struct Concurrency {
     pub ratio: f64,
 }
 
-/// Throughput over the load window `[level start, level start + duration]`.
+/// How a level's load window divides: ramp-in (until every user has had
+/// its first response), the steady window (from there to the end of the
+/// load window), and the drain (requests still running after it).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Phases {
+    /// Ramp-in, seconds: from the level's start until every user's first
+    /// request had ended.
+    pub ramp_in_s: f64,
+    /// Steady window, seconds: from the end of ramp-in to the end of the
+    /// load window. Headline throughput is measured over it.
+    pub steady_s: f64,
+    /// Drain, seconds: from the end of the load window until the last
+    /// request of the level ended.
+    pub drain_s: f64,
+}
+
+/// Throughput over the steady window (see [`Phases`]; the whole load window
+/// when the level never reached a steady state).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Throughput {
-    /// Length of the load window, seconds.
+    /// Length of the window, seconds (= `phases.steady_s`).
     pub window_s: f64,
-    /// Content chars whose event arrived inside the window / window_s. The
-    /// original's 总吞吐.
+    /// Content chars whose event arrived inside the window / window_s
+    /// (events are bucketed by 10 ms; an edge bucket counts in proportion to
+    /// its overlap). The original's 总吞吐.
     pub chars_per_s: f64,
     /// Output tokens / window_s; a request's tokens are counted in
     /// proportion to its chars that arrived inside the window. Source in
@@ -123,6 +141,49 @@ pub struct Throughput {
     pub total_tokens_per_s: f64,
     /// Successful requests that ended inside the window / window_s.
     pub requests_per_s: f64,
+}
+
+/// The same figures under the key names of vLLM's `bench serve` JSON, where
+/// the definition matches, so existing dashboards read them unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VllmCompat {
+    /// Successful requests (vLLM `completed`).
+    pub completed: u64,
+    /// Prompt tokens of successful requests, from usage (0 without it).
+    pub total_input_tokens: u64,
+    /// Output tokens of successful requests (source in `token_source`).
+    pub total_output_tokens: u64,
+    /// = `throughput.requests_per_s`.
+    pub request_throughput: f64,
+    /// = `throughput.output_tokens_per_s`.
+    pub output_throughput: f64,
+    /// = `throughput.total_tokens_per_s`.
+    pub total_token_throughput: f64,
+    /// Mean of `ttft_first_event` (vLLM stamps TTFT at the first chunk with
+    /// choices), ms.
+    pub mean_ttft_ms: Option<f64>,
+    /// Median of `ttft_first_event`, ms.
+    pub median_ttft_ms: Option<f64>,
+    /// p99 of `ttft_first_event`, ms.
+    pub p99_ttft_ms: Option<f64>,
+    /// Mean of `tpot`, ms.
+    pub mean_tpot_ms: Option<f64>,
+    /// Median of `tpot`, ms.
+    pub median_tpot_ms: Option<f64>,
+    /// p99 of `tpot`, ms.
+    pub p99_tpot_ms: Option<f64>,
+    /// Mean of `itl`, ms.
+    pub mean_itl_ms: Option<f64>,
+    /// Median of `itl`, ms.
+    pub median_itl_ms: Option<f64>,
+    /// p99 of `itl`, ms.
+    pub p99_itl_ms: Option<f64>,
+    /// Mean of `e2e`, ms.
+    pub mean_e2el_ms: Option<f64>,
+    /// Median of `e2e`, ms.
+    pub median_e2el_ms: Option<f64>,
+    /// p99 of `e2e`, ms.
+    pub p99_e2el_ms: Option<f64>,
 }
 
 /// One second of a level, counted from the start of its load window.
@@ -162,8 +223,10 @@ pub struct LevelResult {
     pub errors_by_class: BTreeMap<String, ErrorTally>,
     /// Achieved concurrency.
     pub concurrency: Concurrency,
-    /// Throughput.
+    /// Throughput over the steady window.
     pub throughput: Throughput,
+    /// Ramp-in, steady window and drain.
+    pub phases: Phases,
     /// Where output token counts come from: `usage` (the server's usage
     /// report), `chunks` (content events counted, not tokens) or `mixed`.
     pub token_source: String,
@@ -193,4 +256,6 @@ pub struct LevelResult {
     pub flags: Vec<String>,
     /// Per-second timeline of the level, drain included.
     pub timeline: Vec<TimelinePoint>,
+    /// vLLM `bench serve` key names for the figures above.
+    pub vllm: VllmCompat,
 }

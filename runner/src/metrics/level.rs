@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use super::summary::Dist;
-use crate::results::{Concurrency, ErrorTally, LevelResult, Throughput, TimelinePoint};
+use super::summary::{Dist, Summary};
+use super::window::Buckets;
+use crate::results::{
+    Concurrency, ErrorTally, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
+};
 use crate::sample::Sample;
 
 const NS_PER_MS: f64 = 1e6;
@@ -33,11 +36,15 @@ pub struct LevelStats {
     user_chars_per_s: Dist,
     output_chars: Dist,
     output_tokens: Dist,
-    chars_in_window: u64,
-    output_tokens_in_window: f64,
-    prompt_tokens_in_window: u64,
-    ok_in_window: u64,
+    /// Totals by arrival time, for throughput over any window.
+    buckets: Buckets,
+    /// When each user's first request ended (u64::MAX: not yet).
+    first_end: Vec<u64>,
+    /// When the last request of the level ended.
+    last_end: u64,
     with_usage: u64,
+    prompt_tokens: u64,
+    output_tokens_total: u64,
     timeline: Vec<TimelinePoint>,
 }
 
@@ -67,11 +74,12 @@ impl LevelStats {
             user_chars_per_s: Dist::new(1000.0),
             output_chars: Dist::new(1.0),
             output_tokens: Dist::new(1.0),
-            chars_in_window: 0,
-            output_tokens_in_window: 0.0,
-            prompt_tokens_in_window: 0,
-            ok_in_window: 0,
+            buckets: Buckets::new(window_start, window_end.saturating_sub(window_start)),
+            first_end: vec![u64::MAX; users as usize],
+            last_end: window_start,
             with_usage: 0,
+            prompt_tokens: 0,
+            output_tokens_total: 0,
             timeline: Vec::new(),
         }
     }
@@ -114,6 +122,10 @@ impl LevelStats {
     /// Folds one request in.
     pub fn add(&mut self, s: &Sample) {
         self.requests += 1;
+        self.last_end = self.last_end.max(s.end);
+        if let Some(f) = self.first_end.get_mut(s.user as usize) {
+            *f = (*f).min(s.end);
+        }
         let ok = s.ok();
         if let Some(b) = self.bucket(s.end) {
             if ok {
@@ -143,7 +155,6 @@ impl LevelStats {
             return;
         }
         self.ok += 1;
-        let (ws, we) = self.window;
         self.e2e.record(ms(s.end.saturating_sub(s.sent)));
         self.e2e_from_planned
             .record(ms(s.end.saturating_sub(s.planned)));
@@ -158,6 +169,10 @@ impl LevelStats {
         }
         let n = completion.map_or(s.content.len() as u64, u64::from);
         self.output_tokens.record(n as f64);
+        self.output_tokens_total += n;
+        if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
+            self.prompt_tokens += u64::from(p);
+        }
         if let (Some(first), Some(last)) = (s.content.first(), s.content.last()) {
             self.ttft.record(ms(first.at.saturating_sub(s.sent)));
             if n > 1 {
@@ -177,25 +192,15 @@ impl LevelStats {
                     .record(chars as f64 / (span as f64 / NS_PER_S));
             }
         }
-        let inside: u64 = s
-            .content
-            .iter()
-            .filter(|e| e.at >= ws && e.at <= we)
-            .map(|e| u64::from(e.chars))
-            .sum();
-        self.chars_in_window += inside;
-        let share = if chars > 0 {
-            inside as f64 / chars as f64
-        } else {
-            f64::from(u8::from(s.end >= ws && s.end <= we))
-        };
-        self.output_tokens_in_window += n as f64 * share;
-        if s.end >= ws && s.end <= we {
-            self.ok_in_window += 1;
-            if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
-                self.prompt_tokens_in_window += u64::from(p);
+        if chars > 0 {
+            for e in &s.content {
+                let share = f64::from(e.chars) / chars as f64;
+                self.buckets
+                    .content(e.at, f64::from(e.chars), n as f64 * share);
             }
         }
+        let prompt = s.usage.and_then(|u| u.prompt_tokens).unwrap_or(0);
+        self.buckets.ended_ok(s.end, f64::from(prompt));
     }
 
     /// Adds another aggregate of the same level (e.g. from another worker).
@@ -222,11 +227,14 @@ impl LevelStats {
         ] {
             a.merge(b);
         }
-        self.chars_in_window += o.chars_in_window;
-        self.output_tokens_in_window += o.output_tokens_in_window;
-        self.prompt_tokens_in_window += o.prompt_tokens_in_window;
-        self.ok_in_window += o.ok_in_window;
+        self.buckets.merge(&o.buckets);
+        for (a, b) in self.first_end.iter_mut().zip(&o.first_end) {
+            *a = (*a).min(*b);
+        }
+        self.last_end = self.last_end.max(o.last_end);
         self.with_usage += o.with_usage;
+        self.prompt_tokens += o.prompt_tokens;
+        self.output_tokens_total += o.output_tokens_total;
         for p in &o.timeline {
             if let Some(b) = self.bucket(self.window.0 + u64::from(p.t) * 1_000_000_000) {
                 b.in_flight = b.in_flight.max(p.in_flight);
@@ -240,7 +248,27 @@ impl LevelStats {
     /// The level's figures. `concurrency` is (time-weighted mean, max) over
     /// the load window, from [`super::InFlight`].
     pub fn finish(&self, duration_s: f64, concurrency: (f64, u64)) -> LevelResult {
-        let window_s = (self.window.1 - self.window.0) as f64 / NS_PER_S;
+        let (ws, we) = self.window;
+        // Ramp-in lasts until every user has had its first response; the
+        // steady window runs from there to the end of the load window.
+        let ramp_end = self.first_end.iter().copied().max().unwrap_or(u64::MAX);
+        let mut flags = Vec::new();
+        let steady_start = if ramp_end < we {
+            ramp_end.max(ws)
+        } else {
+            flags.push(
+                "no steady state: some user had no response inside the load window, so throughput covers the whole window, ramp-in included".to_string(),
+            );
+            ws
+        };
+        let secs = |a: u64, b: u64| b.saturating_sub(a) as f64 / NS_PER_S;
+        let phases = Phases {
+            ramp_in_s: secs(ws, steady_start),
+            steady_s: secs(steady_start, we),
+            drain_s: secs(we, self.last_end),
+        };
+        let totals = self.buckets.totals(steady_start, we);
+        let window_s = phases.steady_s;
         let per_s = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
         let token_source = match (self.with_usage, self.ok) {
             (_, 0) | (0, _) => "chunks",
@@ -248,7 +276,7 @@ impl LevelStats {
             _ => "mixed",
         };
         let total_tokens = if self.with_usage > 0 {
-            self.prompt_tokens_in_window as f64 + self.output_tokens_in_window
+            totals.prompt_tokens + totals.tokens
         } else {
             0.0
         };
@@ -257,7 +285,6 @@ impl LevelStats {
         } else {
             0.0
         };
-        let mut flags = Vec::new();
         if ratio < CONCURRENCY_FLAG_RATIO {
             flags.push(format!(
                 "concurrency short: achieved mean {:.1} of {} users ({:.1}%); the client or the server could not keep every user busy (see queue_delay and errors)",
@@ -266,6 +293,42 @@ impl LevelStats {
                 ratio * 100.0
             ));
         }
+        let throughput = Throughput {
+            window_s,
+            chars_per_s: per_s(totals.chars),
+            output_tokens_per_s: per_s(totals.tokens),
+            total_tokens_per_s: per_s(total_tokens),
+            requests_per_s: per_s(totals.ok),
+        };
+        let (ttft_fe, tpot, itl, e2e) = (
+            self.ttft_first_event.summary(),
+            self.tpot.summary(),
+            self.itl.summary(),
+            self.e2e.summary(),
+        );
+        let mean = |s: Option<Summary>| s.map(|s| s.mean);
+        let p50 = |s: Option<Summary>| s.map(|s| s.p50);
+        let p99 = |s: Option<Summary>| s.map(|s| s.p99);
+        let vllm = VllmCompat {
+            completed: self.ok,
+            total_input_tokens: self.prompt_tokens,
+            total_output_tokens: self.output_tokens_total,
+            request_throughput: throughput.requests_per_s,
+            output_throughput: throughput.output_tokens_per_s,
+            total_token_throughput: throughput.total_tokens_per_s,
+            mean_ttft_ms: mean(ttft_fe),
+            median_ttft_ms: p50(ttft_fe),
+            p99_ttft_ms: p99(ttft_fe),
+            mean_tpot_ms: mean(tpot),
+            median_tpot_ms: p50(tpot),
+            p99_tpot_ms: p99(tpot),
+            mean_itl_ms: mean(itl),
+            median_itl_ms: p50(itl),
+            p99_itl_ms: p99(itl),
+            mean_e2el_ms: mean(e2e),
+            median_e2el_ms: p50(e2e),
+            p99_e2el_ms: p99(e2e),
+        };
         LevelResult {
             index: self.index,
             users: self.users,
@@ -285,19 +348,14 @@ impl LevelStats {
                 max: concurrency.1,
                 ratio,
             },
-            throughput: Throughput {
-                window_s,
-                chars_per_s: per_s(self.chars_in_window as f64),
-                output_tokens_per_s: per_s(self.output_tokens_in_window),
-                total_tokens_per_s: per_s(total_tokens),
-                requests_per_s: per_s(self.ok_in_window as f64),
-            },
+            throughput,
+            phases,
             token_source: token_source.to_string(),
             ttft_ms: self.ttft.summary(),
-            ttft_first_event_ms: self.ttft_first_event.summary(),
-            tpot_ms: self.tpot.summary(),
-            itl_ms: self.itl.summary(),
-            e2e_ms: self.e2e.summary(),
+            ttft_first_event_ms: ttft_fe,
+            tpot_ms: tpot,
+            itl_ms: itl,
+            e2e_ms: e2e,
             e2e_from_planned_ms: self.e2e_from_planned.summary(),
             queue_delay_ms: self.queue_delay.summary(),
             user_chars_per_s: self.user_chars_per_s.summary(),
@@ -305,6 +363,7 @@ impl LevelStats {
             output_tokens: self.output_tokens.summary(),
             flags,
             timeline: self.timeline.clone(),
+            vllm,
         }
     }
 }
@@ -355,13 +414,22 @@ mod tests {
         assert!((r.user_chars_per_s.unwrap().p50 - 133.33).abs() < 0.2);
         assert!((r.e2e_ms.unwrap().p50 - 260.0).abs() < 0.3);
         assert_eq!(r.token_source, "usage");
-        // 8 chars in a 1 s window; 4 tokens; 1 request; (10 + 4) total tokens.
-        assert!((r.throughput.chars_per_s - 8.0).abs() < 1e-9);
-        assert!((r.throughput.output_tokens_per_s - 4.0).abs() < 1e-9);
-        assert!((r.throughput.total_tokens_per_s - 14.0).abs() < 1e-9);
-        assert!((r.throughput.requests_per_s - 1.0).abs() < 1e-9);
-        assert!(r.flags.is_empty());
+        // The one user's first response ended at 260 ms: ramp-in 0.26 s,
+        // steady window [260, 1000] ms = 0.74 s, holding the last event
+        // (2 chars, 1 of the 4 tokens) and the request's end.
+        assert!((r.phases.ramp_in_s - 0.26).abs() < 1e-9, "{:?}", r.phases);
+        assert!((r.phases.steady_s - 0.74).abs() < 1e-9);
+        assert_eq!(r.phases.drain_s, 0.0);
+        assert!((r.throughput.window_s - 0.74).abs() < 1e-9);
+        assert!((r.throughput.chars_per_s - 2.0 / 0.74).abs() < 1e-9);
+        assert!((r.throughput.output_tokens_per_s - 1.0 / 0.74).abs() < 1e-9);
+        assert!((r.throughput.total_tokens_per_s - 11.0 / 0.74).abs() < 1e-9);
+        assert!((r.throughput.requests_per_s - 1.0 / 0.74).abs() < 1e-9);
+        assert!(r.flags.is_empty(), "{:?}", r.flags);
         assert_eq!(r.timeline.len(), 1);
+        assert_eq!((r.vllm.completed, r.vllm.total_output_tokens), (1, 4));
+        assert_eq!(r.vllm.total_input_tokens, 10);
+        assert!((r.vllm.median_tpot_ms.unwrap() - 20.0).abs() < 0.05);
         assert_eq!((r.timeline[0].ok, r.timeline[0].chars), (1, 8));
     }
 
@@ -369,19 +437,27 @@ mod tests {
     fn window_prorates_throughput_and_one_chunk_speed() {
         // Window [0, 1000] ms. Content at 900 (3 chars) and 1100 (1 char),
         // usage 4 tokens: 3/4 of its chars fall inside.
+        // User 1's only request ends after the window, so the level has no
+        // steady state and throughput covers the whole window [0, 1000] ms.
         let mut l = LevelStats::new(0, 2, 0, 1000 * MS);
-        l.add(&sample(500, &[(900, 3), (1100, 1)], Some(4)));
+        let mut late = sample(500, &[(900, 3), (1100, 1)], Some(4));
+        late.user = 1;
+        l.add(&late);
         // One chunk of 5 chars, 250 ms after the send.
         l.add(&sample(0, &[(250, 5)], None));
         let r = l.finish(1.0, (1.5, 2));
         assert!((r.throughput.chars_per_s - 8.0).abs() < 1e-9);
         assert!((r.throughput.output_tokens_per_s - (3.0 + 1.0)).abs() < 1e-9);
         assert!((r.throughput.requests_per_s - 1.0).abs() < 1e-9);
+        assert!((r.phases.drain_s - 0.1).abs() < 1e-9);
+        assert_eq!(r.phases.ramp_in_s, 0.0);
         assert_eq!(r.token_source, "mixed");
         let speeds = r.user_chars_per_s.unwrap();
         // 4 chars / 0.2 s = 20; 5 chars / 0.25 s = 20.
         assert!((speeds.min - 20.0).abs() < 0.05 && (speeds.max - 20.0).abs() < 0.05);
-        assert_eq!(r.flags.len(), 1, "75% of target is flagged");
+        assert_eq!(r.flags.len(), 2, "{:?}", r.flags);
+        assert!(r.flags[0].starts_with("no steady state"));
+        assert!(r.flags[1].starts_with("concurrency short"), "75% of target");
     }
 
     #[test]

@@ -4,7 +4,9 @@
 mod inflight;
 mod level;
 mod summary;
+mod window;
 
 pub use inflight::{InFlight, Mark};
 pub use level::{CONCURRENCY_FLAG_RATIO, LevelStats};
 pub use summary::{Dist, Summary};
+pub use window::{Buckets, Totals};
