@@ -26,7 +26,7 @@ use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
 use crate::progress::LiveView;
 use crate::results::{Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary};
 use crate::sample::Sample;
-use crate::scenario::{DatasetFormat, Diagnostics, Endpoint, Scenario, Slo};
+use crate::scenario::{Diagnostics, Endpoint, Scenario, Slo};
 
 /// How a run failed before it could produce results.
 #[derive(Debug, thiserror::Error)]
@@ -192,11 +192,7 @@ async fn drive(
         ))
         .unwrap_or_default(),
         dataset: data.path.display().to_string(),
-        dataset_format: match data.format {
-            DatasetFormat::Lines => "lines",
-            DatasetFormat::Ceval => "ceval",
-        }
-        .to_string(),
+        dataset_format: data.format.name().to_string(),
         dataset_items: data.items.len(),
         levels: sc.load.levels.iter().map(|l| l.users).collect(),
         level_duration_s: sc

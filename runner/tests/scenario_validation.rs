@@ -220,7 +220,7 @@ fn wrong_types_and_values_are_reported_together() {
             "s.yaml:3:11: error: `target.stream` must be true or false, found the string `maybe`\n  \
              help: Ask for streamed responses. Default: true.",
             "s.yaml:4:39: error: unknown value `lnes` for `dataset.format`\n  help: did you \
-             mean `lines`? valid values: `auto`, `lines`, `ceval`",
+             mean `lines`? valid values: `auto`, `lines`, `ceval`, `jsonl`, `sharegpt`, `conversations`, `synthetic`",
             "s.yaml:5:21: error: `load.levels[1]` is out of range: `-2`\n  help: write a whole \
              number from 0 to 4294967295",
             "s.yaml:5:25: error: `load.levels[2]` must be a whole number, found the string `x`\n  \
@@ -538,6 +538,7 @@ fn shipped_test_sets_load() {
             format,
             path,
             default_max_tokens: 512,
+            ..Default::default()
         };
         let data = dataset::load(&spec).unwrap();
         assert!(data.items.len() >= at_least, "{file}: {}", data.items.len());

@@ -15,7 +15,8 @@ pub struct LineProblem {
 }
 
 impl LineProblem {
-    fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
+    /// A problem and its fix.
+    pub fn new(message: impl Into<String>, help: impl Into<String>) -> Self {
         LineProblem {
             message: message.into(),
             help: help.into(),
@@ -24,13 +25,17 @@ impl LineProblem {
 
     /// A line that is not UTF-8 text.
     pub fn not_utf8() -> Self {
-        LineProblem::new("the line is not valid UTF-8", "save the test set as UTF-8")
+        LineProblem::new(
+            "the line is not valid UTF-8",
+            "save the test set as UTF-8; a GBK file converts with `iconv -f GB18030 -t UTF-8 in.txt > out.txt`",
+        )
     }
 }
 
 const CEVAL_HELP: &str = "write `MAX_TOKENS| [{\"role\": \"system\", \"content\": \"...\"}, {\"role\": \"user\", \"content\": \"...\"}]`";
 
-/// Parses one line; `Ok(None)` for a blank line.
+/// Parses one `lines` or `ceval` line (any other format reads as `lines`);
+/// `Ok(None)` for a blank line.
 pub fn parse_line(
     line: &str,
     format: DatasetFormat,
@@ -45,20 +50,24 @@ pub fn parse_line(
         Some(n) => format!(" after `{n}|`"),
         None => String::new(),
     };
-    let prompt = match format {
-        DatasetFormat::Lines => {
-            let text = rest.trim();
-            if text.is_empty() {
-                return Err(LineProblem::new(
-                    format!("the prompt{after} is empty"),
-                    "write the prompt after the `MAX_TOKENS|` prefix, or delete the line",
-                ));
-            }
-            Prompt::Text(text.to_string())
+    let prompt = if format == DatasetFormat::Ceval {
+        Prompt::Chat(messages(rest.trim(), &after)?)
+    } else {
+        let text = rest.trim();
+        if text.is_empty() {
+            return Err(LineProblem::new(
+                format!("the prompt{after} is empty"),
+                "write the prompt after the `MAX_TOKENS|` prefix, or delete the line",
+            ));
         }
-        DatasetFormat::Ceval => Prompt::Chat(messages(rest.trim(), &after)?),
+        Prompt::Text(text.to_string())
     };
-    Ok(Some(Item { prompt, max_tokens }))
+    Ok(Some(Item {
+        prompt,
+        max_tokens,
+        input_len: 0,
+        output_len: None,
+    }))
 }
 
 /// Splits an optional `DIGITS|` prefix off a line. Text before a `|` that is
@@ -99,6 +108,11 @@ fn messages(json: &str, after: &str) -> Result<Vec<ChatMessage>, LineProblem> {
             CEVAL_HELP,
         ));
     };
+    message_list(&list)
+}
+
+/// A JSON list of `{"role", "content"}` objects as chat messages.
+pub fn message_list(list: &[Value]) -> Result<Vec<ChatMessage>, LineProblem> {
     if list.is_empty() {
         return Err(LineProblem::new(
             "the message list is empty",
@@ -157,7 +171,9 @@ mod tests {
             text("写一首诗"),
             Item {
                 prompt: Prompt::Text("写一首诗".into()),
-                max_tokens: 512
+                max_tokens: 512,
+                input_len: 0,
+                output_len: None,
             }
         );
         assert_eq!(text("64|hi").max_tokens, 64);

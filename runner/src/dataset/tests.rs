@@ -17,6 +17,7 @@ fn load_text(
         format,
         path,
         default_max_tokens: 100,
+        ..DatasetSpec::default()
     };
     (dir, load(&spec))
 }
@@ -75,7 +76,7 @@ fn dataset_errors_list_every_bad_line() {
                 "{file}:2: error: the `MAX_TOKENS|` prefix is 0\n  help: ask for at least 1 token, e.g. `512|`"
             ),
             format!(
-                "{file}:4: error: the line is not valid UTF-8\n  help: save the test set as UTF-8"
+                "{file}:4: error: the line is not valid UTF-8\n  help: save the test set as UTF-8; a GBK file converts with `iconv -f GB18030 -t UTF-8 in.txt > out.txt`"
             ),
             format!(
                 "{file}:5: error: the prompt after `7|` is empty\n  help: write the prompt after the `MAX_TOKENS|` prefix, or delete the line"
@@ -118,6 +119,7 @@ fn dataset_missing_and_empty_files() {
         format: DatasetFormat::Lines,
         path: PathBuf::from("/nonexistent/runner/set.txt"),
         default_max_tokens: 1,
+        ..DatasetSpec::default()
     };
     let shown = load(&spec).unwrap_err().to_string();
     assert!(
@@ -132,15 +134,6 @@ fn dataset_missing_and_empty_files() {
             "{shown}"
         );
     }
-}
-
-#[test]
-fn sniffing() {
-    assert!(looks_like_ceval("512| [{\"role\": \"user\"}]"));
-    assert!(looks_like_ceval("512 |[ ]"));
-    assert!(!looks_like_ceval("512| hello [x]"));
-    assert!(!looks_like_ceval("| ["));
-    assert!(!looks_like_ceval("[{\"role\": \"user\"}]"));
 }
 
 #[test]

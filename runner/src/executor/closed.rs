@@ -79,14 +79,14 @@ async fn user_loop(
     mut rng: SmallRng,
     tx: mpsc::Sender<Sample>,
 ) {
-    let n = ctx.dataset.items.len().max(1);
+    let mut sampler = ctx.dataset.sampler(rng.random(), user);
     // The user is free from the start of the level; afterwards, from the end
     // of its last request (or of its back-off). Everything the runner does
     // in between (handing the sample over, picking the next prompt, the
     // scheduler) shows in the next request's queue_delay.
     let mut free_at = ctx.clock.now();
     while Instant::now() < stop && !ctx.cancel.is_cancelled() {
-        let item = rng.random_range(0..n) as u32;
+        let item = sampler.next();
         let sample = execute(&ctx, level, user, item, free_at).await;
         free_at = sample.end;
         let failed = !sample.ok();

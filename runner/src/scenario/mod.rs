@@ -38,11 +38,14 @@
 //! Every problem becomes a [`Diagnostic`]: `FILE:LINE:COL: error: ...` and a
 //! `help:` line with the fix.
 
+mod dataset;
+mod dataset_model;
 mod diagnostic;
 mod duration;
 mod interpolate;
 mod model;
 mod raw;
+mod raw_dataset;
 mod structure;
 mod suggest;
 mod target;
@@ -52,6 +55,7 @@ mod yaml;
 
 use std::path::Path;
 
+pub use dataset_model::*;
 pub use diagnostic::{Diagnostic, Diagnostics, Origin};
 pub use model::*;
 pub use validate::default_levels;

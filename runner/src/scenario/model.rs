@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::dataset_model::DatasetSpec;
 use crate::mock::MockConfig;
 
 /// A scenario, checked and complete.
@@ -109,26 +110,6 @@ pub struct Target {
     pub stream: bool,
     /// Timeouts.
     pub timeouts: Timeouts,
-}
-
-/// Test-set formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatasetFormat {
-    /// One prompt per line, optional `MAX_TOKENS|` prefix.
-    Lines,
-    /// `MAX_TOKENS| [messages JSON]` per line, sent as chat messages.
-    Ceval,
-}
-
-/// Where the prompts come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatasetSpec {
-    /// The file format.
-    pub format: DatasetFormat,
-    /// The file, resolved against the scenario's folder.
-    pub path: PathBuf,
-    /// `max_tokens` for lines without a prefix.
-    pub default_max_tokens: u32,
 }
 
 /// One closed-loop level: `users` users for `duration`.

@@ -15,6 +15,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use super::raw_dataset::{FieldsSection, SamplingSection, SyntheticSection, TurnsChoice};
 use super::tree::{Located, Node};
 use crate::mock::MockConfig;
 
@@ -100,30 +101,60 @@ pub struct TimeoutsSection {
     pub total: Option<Located<DurationText>>,
 }
 
-/// The test set.
+/// The test set (see `raw_dataset.rs` for its sub-sections).
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct DatasetSection {
     /// File format. Default: `auto`.
-    pub format: Option<FormatChoice>,
-    /// The test-set file, relative to the scenario file's folder.
+    pub format: Option<Located<FormatChoice>>,
+    /// The test-set file, relative to the scenario file's folder. Not used
+    /// by `synthetic` (see `synthetic.corpus`).
     pub path: Option<Located<String>>,
-    /// `max_tokens` for prompts without a `MAX_TOKENS|` prefix; at least 1.
-    /// Default: 512.
+    /// `max_tokens` for prompts that do not give one (no `MAX_TOKENS|`
+    /// prefix, no `max_tokens` field); at least 1. Default: 512.
     pub default_max_tokens: Option<Located<u32>>,
+    /// A Hugging Face `tokenizer.json` of the model under test, relative to
+    /// the scenario file's folder. With it, input lengths (filters, synthetic
+    /// lengths) are in tokens; without it, in chars. Read offline: nothing is
+    /// fetched. Default: none.
+    pub tokenizer: Option<Located<String>>,
+    /// `jsonl`: where each line's fields live (dotted paths).
+    pub fields: Option<Located<FieldsSection>>,
+    /// `sharegpt`: `first` takes the first user turn as a single prompt;
+    /// `all` keeps every user turn as a multi-turn session. Default: `first`.
+    pub turns: Option<Located<TurnsChoice>>,
+    /// `synthetic`: how prompts are generated. Required for that format.
+    pub synthetic: Option<Located<SyntheticSection>>,
+    /// Which items are kept and in which order users take them.
+    pub sampling: Option<Located<SamplingSection>>,
+    /// Seed of the shuffle and of synthetic generation. Default: 42.
+    pub seed: Option<u64>,
 }
 
 /// Test-set file formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FormatChoice {
-    /// `ceval` when the first non-empty line looks like `123| [`, else `lines`.
+    /// Detected from the first non-empty line: `ceval` for `123| [`, a JSON
+    /// object with `turns` is `conversations`, with `conversations` is
+    /// `sharegpt`, any other object `jsonl`, a lone `[` `sharegpt`; else
+    /// `lines`.
     Auto,
     /// One prompt per line, optionally prefixed `MAX_TOKENS|`.
     Lines,
     /// `MAX_TOKENS| [{"role": ..., "content": ...}, ...]` per line, sent as
     /// chat messages.
     Ceval,
+    /// One JSON object per line; `fields` says where the prompt is.
+    Jsonl,
+    /// ShareGPT: `{"conversations": [{"from": "human", "value": ...}, ...]}`
+    /// items, as a JSON array or one per line.
+    Sharegpt,
+    /// Multi-turn sessions, one per line:
+    /// `{"system": "...", "turns": ["...", {"user": "...", "think_s": 2}]}`.
+    Conversations,
+    /// Prompts drawn from a corpus with lengths from `synthetic`.
+    Synthetic,
 }
 
 /// Closed-loop load levels, run in order.

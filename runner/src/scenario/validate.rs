@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
-use super::raw::{DatasetSection, DurationText, FormatChoice, LangChoice, ScenarioFile};
+use super::raw::{DurationText, LangChoice, ScenarioFile};
 use super::target;
 use super::tree::{Located, Pos};
-use super::{
-    DatasetFormat, DatasetSpec, Lang, Level, Live, Load, Output, Overrides, Scenario, Slo,
-};
+use super::{Lang, Level, Live, Load, Output, Overrides, Scenario, Slo};
 
 /// Where the raw scenario came from and how to resolve what it names.
 pub struct Context<'a> {
@@ -93,7 +91,6 @@ pub fn default_levels() -> Vec<u32> {
 }
 
 const DEFAULT_NAME: &str = "benchmark";
-const DEFAULT_MAX_TOKENS: u32 = 512;
 const DEFAULT_LEVEL_DURATION: Duration = Duration::from_secs(1800);
 const DEFAULT_PAUSE: Duration = Duration::from_secs(10);
 const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
@@ -123,7 +120,7 @@ pub fn validate(
         .or(raw.description)
         .unwrap_or_default();
     let target = target::validate(raw.target, overrides.url.as_deref(), cx, report);
-    let dataset = dataset(raw.dataset, overrides, cx, report);
+    let dataset = super::dataset::validate(raw.dataset, overrides, cx, report);
     let load = load(raw.load.unwrap_or_default(), overrides, report);
     let output = output(
         raw.output.unwrap_or_default().work_dir,
@@ -203,96 +200,6 @@ pub fn duration_at(
             report.at(value.pos, format!("{message} for `{key}`"), duration::HELP);
             default
         }
-    }
-}
-
-fn dataset(
-    raw: Option<Located<DatasetSection>>,
-    overrides: &Overrides,
-    cx: &Context<'_>,
-    report: &mut Report<'_>,
-) -> DatasetSpec {
-    let (section, section_pos) = match raw {
-        Some(located) => (located.value, Some(located.pos)),
-        None => (DatasetSection::default(), None),
-    };
-    let default_max_tokens = match section.default_max_tokens {
-        Some(n) if n.value == 0 => {
-            report.at(
-                n.pos,
-                "`dataset.default_max_tokens` must be at least 1",
-                "write the number of tokens to ask for when a line has no `MAX_TOKENS|` prefix, e.g. 512",
-            );
-            DEFAULT_MAX_TOKENS
-        }
-        Some(n) => n.value,
-        None => DEFAULT_MAX_TOKENS,
-    };
-    let choice = section.format.unwrap_or(FormatChoice::Auto);
-    let mut spec = DatasetSpec {
-        format: DatasetFormat::Lines,
-        path: PathBuf::new(),
-        default_max_tokens,
-    };
-    let (path, choice, place) = if let Some(flag_path) = &overrides.test_set {
-        (
-            flag_path.clone(),
-            FormatChoice::Auto,
-            Place::Flag("--test-set"),
-        )
-    } else if let Some(path) = section.path {
-        (cx.base.join(&path.value), choice, Place::At(path.pos))
-    } else {
-        let help = "add `dataset:` with `path:` naming a test-set file (relative to the scenario's folder), or pass --test-set FILE";
-        match section_pos {
-            Some(pos) => report.at(pos, "`dataset` has no `path`", help),
-            None => report.whole("--test-set", "no test set given", help),
-        }
-        return spec;
-    };
-    spec.path = path.clone();
-    let relative_to = if overrides.test_set.is_some() {
-        "the current directory".to_string()
-    } else {
-        format!("the scenario's folder `{}`", shown(cx.base))
-    };
-    if !path.is_file() {
-        let what = if path.exists() {
-            "is not a file"
-        } else {
-            "does not exist"
-        };
-        report.place(
-            &place,
-            format!("test set `{}` {what}", path.display()),
-            format!("check the path; a relative path starts from {relative_to}"),
-        );
-        return spec;
-    }
-    spec.format = match choice {
-        FormatChoice::Lines => DatasetFormat::Lines,
-        FormatChoice::Ceval => DatasetFormat::Ceval,
-        FormatChoice::Auto => match crate::dataset::detect_format(&path) {
-            Ok(format) => format,
-            Err(error) => {
-                report.place(
-                    &place,
-                    format!("cannot read test set `{}`: {error}", path.display()),
-                    "check that the file is readable",
-                );
-                DatasetFormat::Lines
-            }
-        },
-    };
-    spec
-}
-
-/// A folder for messages: `.` rather than an empty path.
-fn shown(path: &Path) -> String {
-    if path.as_os_str().is_empty() {
-        ".".to_string()
-    } else {
-        path.display().to_string()
     }
 }
 
