@@ -77,7 +77,8 @@ fn sse_events(body: &str) -> Vec<(Option<String>, Value)> {
 #[tokio::test]
 async fn tgi_streams_tokens_then_details() {
     let server = serve(fast(None)).await;
-    let body = json!({"inputs": "Hello there", "parameters": {"max_new_tokens": 5, "details": true}});
+    let body =
+        json!({"inputs": "Hello there", "parameters": {"max_new_tokens": 5, "details": true}});
     let (status, kind, text) = post(&server, "/generate_stream", body.clone()).await;
     assert_eq!((status, kind.as_str()), (200, "text/event-stream"));
     let events = sse_events(&text);
@@ -97,7 +98,12 @@ async fn tgi_streams_tokens_then_details() {
     let (status, _, text) = post(&server, "/generate", body).await;
     assert_eq!(status, 200);
     let whole: Value = serde_json::from_str(&text).expect("JSON");
-    assert!(!whole["generated_text"].as_str().unwrap_or_default().is_empty());
+    assert!(
+        !whole["generated_text"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty()
+    );
     assert_eq!(whole["details"]["generated_tokens"], 5);
     let (status, _, _) = post(&server, "/generate", json!({"parameters": {}})).await;
     assert_eq!(status, 400, "inputs is required");
@@ -118,7 +124,12 @@ async fn ollama_streams_ndjson_by_default() {
     for line in &lines[..4] {
         assert_eq!(line["done"], false);
         assert_eq!(line["model"], "llama3");
-        assert!(!line["message"]["content"].as_str().unwrap_or_default().is_empty());
+        assert!(
+            !line["message"]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty()
+        );
     }
     let last = &lines[4];
     assert_eq!(last["done"], true);
@@ -162,7 +173,11 @@ async fn anthropic_sends_typed_events_and_requires_max_tokens() {
         ]
     );
     for (name, data) in &events {
-        assert_eq!(data["type"].as_str(), name.as_deref(), "type repeats the event name");
+        assert_eq!(
+            data["type"].as_str(),
+            name.as_deref(),
+            "type repeats the event name"
+        );
     }
     assert_eq!(events[0].1["message"]["usage"]["input_tokens"], 6);
     assert_eq!(events[6].1["delta"]["stop_reason"], "max_tokens");
@@ -184,8 +199,11 @@ async fn anthropic_sends_typed_events_and_requires_max_tokens() {
 
 /// Runs a one-level scenario with `plugin` against the embedded mock.
 async fn run_plugin(dir: &Path, plugin: &str, stream: bool) -> RunResults {
-    std::fs::write(dir.join("prompts.txt"), "你好，介绍一下你自己。\nWrite a haiku.\n")
-        .expect("prompts");
+    std::fs::write(
+        dir.join("prompts.txt"),
+        "你好，介绍一下你自己。\nWrite a haiku.\n",
+    )
+    .expect("prompts");
     let yaml = format!(
         r#"
 name: {plugin}
@@ -229,7 +247,7 @@ async fn native_plugins_run_against_the_mock() {
             assert!(l.throughput.chars_per_s > 0.0, "{label}: no content");
             // Every one of these APIs reports token counts.
             assert_eq!(l.token_source, "usage", "{label}");
-            let tokens = l.output_tokens.clone().expect("output tokens");
+            let tokens = l.output_tokens.expect("output tokens");
             assert_eq!((tokens.min, tokens.max), (12.0, 12.0), "{label}");
         }
     }

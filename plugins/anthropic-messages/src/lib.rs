@@ -17,7 +17,9 @@ use alloc::vec::Vec;
 
 use guest_support::json::{self, TokenCount};
 use guest_support::params::{apply_params, parse_params, to_body};
-use guest_support::{Event, Framing, HttpRequest, Info, Prompt, Protocol, RequestInput, StreamParse};
+use guest_support::{
+    Event, Framing, HttpRequest, Info, Prompt, Protocol, RequestInput, StreamParse,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -52,7 +54,10 @@ impl Protocol for AnthropicMessages {
         let mut body = Map::new();
         match &input.prompt {
             Prompt::Text(text) => {
-                body.insert("messages".to_owned(), json!([{"role": "user", "content": text}]));
+                body.insert(
+                    "messages".to_owned(),
+                    json!([{"role": "user", "content": text}]),
+                );
             }
             Prompt::Chat(messages) => {
                 let system: Vec<&str> = messages
@@ -76,7 +81,9 @@ impl Protocol for AnthropicMessages {
         body.insert("stream".to_owned(), input.stream.into());
         apply_params(&mut body, params);
         let mut request = HttpRequest::post_json(PATH, to_body(&body)?);
-        request.headers.push(("anthropic-version", API_VERSION.to_owned()));
+        request
+            .headers
+            .push(("anthropic-version", API_VERSION.to_owned()));
         Ok(request)
     }
 
@@ -120,11 +127,18 @@ impl StreamParse for Parser {
     /// (`thinking_delta`); `message_delta` the finish reason and usage;
     /// `message_stop` is `done`; `error` is `error`; `message_start` is
     /// remembered; `ping`, block start/stop and unknown types give nothing.
-    fn feed(&mut self, event: Option<&str>, data: &str, out: &mut Vec<Event>) -> Result<(), String> {
+    fn feed(
+        &mut self,
+        event: Option<&str>,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
         let data = data.trim();
         if data.is_empty() {
             if event == Some("error") {
-                out.push(Event::Error("the server sent an error event with no data".into()));
+                out.push(Event::Error(
+                    "the server sent an error event with no data".into(),
+                ));
             }
             return Ok(());
         }
@@ -231,7 +245,11 @@ struct Delta {
 
 impl Delta {
     fn emit(self, out: &mut Vec<Event>) {
-        Block { text: self.text, thinking: self.thinking }.emit(out);
+        Block {
+            text: self.text,
+            thinking: self.thinking,
+        }
+        .emit(out);
     }
 }
 
@@ -266,8 +284,14 @@ mod tests {
     fn request_moves_system_out_and_requires_max_tokens() {
         let input = RequestInput {
             prompt: Prompt::Chat(alloc::vec![
-                ChatMessage { role: "system", content: "Be brief." },
-                ChatMessage { role: "user", content: "Hi" },
+                ChatMessage {
+                    role: "system",
+                    content: "Be brief."
+                },
+                ChatMessage {
+                    role: "user",
+                    content: "Hi"
+                },
             ]),
             max_tokens: None,
             stream: true,
@@ -275,7 +299,10 @@ mod tests {
         };
         let req = AnthropicMessages::build_request(&input).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(req.path, PATH);
-        assert!(req.headers.contains(&("anthropic-version", API_VERSION.to_owned())));
+        assert!(
+            req.headers
+                .contains(&("anthropic-version", API_VERSION.to_owned()))
+        );
         let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
         assert_eq!(
             body,
@@ -287,13 +314,31 @@ mod tests {
     #[test]
     fn stream_joins_usage_halves_and_reads_thinking() {
         let frames = [
-            (Some("message_start"), r#"{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#),
-            (Some("content_block_start"), r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#),
-            (Some("content_block_delta"), r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me see"}}"#),
-            (Some("content_block_delta"), r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"abc"}}"#),
+            (
+                Some("message_start"),
+                r#"{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"stop_reason":null,"usage":{"input_tokens":12,"output_tokens":1}}}"#,
+            ),
+            (
+                Some("content_block_start"),
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}"#,
+            ),
+            (
+                Some("content_block_delta"),
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me see"}}"#,
+            ),
+            (
+                Some("content_block_delta"),
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"abc"}}"#,
+            ),
             (Some("ping"), r#"{"type": "ping"}"#),
-            (Some("content_block_delta"), r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hello"}}"#),
-            (Some("message_delta"), r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#),
+            (
+                Some("content_block_delta"),
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hello"}}"#,
+            ),
+            (
+                Some("message_delta"),
+                r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":5}}"#,
+            ),
             (Some("message_stop"), r#"{"type":"message_stop"}"#),
         ];
         assert_eq!(
@@ -302,14 +347,20 @@ mod tests {
                 Event::Reasoning("Let me see".into()),
                 Event::Text("Hello".into()),
                 Event::Finish("end_turn".into()),
-                Event::Usage { prompt: Some(12), completion: Some(5) },
+                Event::Usage {
+                    prompt: Some(12),
+                    completion: Some(5)
+                },
                 Event::Done,
             ])
         );
-        let error = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let error =
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         assert_eq!(
             parse_frames::<Parser>(&[(Some("error"), error)]),
-            Ok(alloc::vec![Event::Error("Overloaded (type: overloaded_error)".into())])
+            Ok(alloc::vec![Event::Error(
+                "Overloaded (type: overloaded_error)".into()
+            )])
         );
     }
 
@@ -321,13 +372,18 @@ mod tests {
             Ok(alloc::vec![
                 Event::Text("Hi!".into()),
                 Event::Finish("max_tokens".into()),
-                Event::Usage { prompt: Some(3), completion: Some(2) },
+                Event::Usage {
+                    prompt: Some(3),
+                    completion: Some(2)
+                },
             ])
         );
         let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: required"}}"#;
         assert_eq!(
             AnthropicMessages::parse_response(400, body),
-            Ok(alloc::vec![Event::Error("HTTP 400: max_tokens: required (type: invalid_request_error)".into())])
+            Ok(alloc::vec![Event::Error(
+                "HTTP 400: max_tokens: required (type: invalid_request_error)".into()
+            )])
         );
     }
 }

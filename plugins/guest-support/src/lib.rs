@@ -34,7 +34,6 @@ pub use protocol::{
     ChatMessage, Framing, HttpRequest, Info, Prompt, Protocol, RequestInput, StreamParse,
 };
 
-
 /// Defines the wasm32 `#[panic_handler]` of a `no_std` guest: it logs the
 /// panic through `host.log` (std's default hook would write to stderr, which
 /// the host does not provide), then traps; the host counts the trap as a
@@ -42,6 +41,8 @@ pub use protocol::{
 ///
 /// Invoke it at the crate root, after `wit_bindgen::generate!`, with the
 /// plugin's name: `guest_support::panic_handler!("openai-chat");`.
+// `crate::` on purpose: the bindings are generated in the calling crate.
+#[allow(clippy::crate_in_macro_def)]
 #[macro_export]
 macro_rules! panic_handler {
     ($name:expr) => {

@@ -15,7 +15,9 @@ use alloc::vec::Vec;
 
 use guest_support::json::{self, TokenCount};
 use guest_support::params::{apply_params, parse_params, to_body};
-use guest_support::{Event, Framing, HttpRequest, Info, Prompt, Protocol, RequestInput, StreamParse};
+use guest_support::{
+    Event, Framing, HttpRequest, Info, Prompt, Protocol, RequestInput, StreamParse,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -91,7 +93,12 @@ pub struct Parser;
 
 impl StreamParse for Parser {
     /// Blank lines are skipped; every other line must be an Ollama object.
-    fn feed(&mut self, _event: Option<&str>, data: &str, out: &mut Vec<Event>) -> Result<(), String> {
+    fn feed(
+        &mut self,
+        _event: Option<&str>,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
         let data = data.trim();
         if data.is_empty() {
             return Ok(());
@@ -193,24 +200,42 @@ mod tests {
                    "options": {"num_predict": 32, "temperature": 0}})
         );
         let input = RequestInput {
-            prompt: Prompt::Chat(alloc::vec![ChatMessage { role: "user", content: "Hi" }]),
+            prompt: Prompt::Chat(alloc::vec![ChatMessage {
+                role: "user",
+                content: "Hi"
+            }]),
             max_tokens: None,
             stream: false,
             params_json: "{}",
         };
         let (path, body) = request(&input);
         assert_eq!(path, CHAT_PATH);
-        assert_eq!(body, json!({"messages": [{"role": "user", "content": "Hi"}], "stream": false}));
-        let bad = RequestInput { params_json: r#"{"options": 1}"#, ..input };
+        assert_eq!(
+            body,
+            json!({"messages": [{"role": "user", "content": "Hi"}], "stream": false})
+        );
+        let bad = RequestInput {
+            params_json: r#"{"options": 1}"#,
+            ..input
+        };
         assert!(Ollama::build_request(&bad).is_err());
     }
 
     #[test]
     fn chat_stream_gives_thinking_text_finish_usage_done() {
         let frames = [
-            (None, r#"{"model":"m","message":{"role":"assistant","content":"","thinking":"hmm"},"done":false}"#),
-            (None, r#"{"model":"m","message":{"role":"assistant","content":"Hi"},"done":false}"#),
-            (None, r#"{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":7,"eval_count":2}"#),
+            (
+                None,
+                r#"{"model":"m","message":{"role":"assistant","content":"","thinking":"hmm"},"done":false}"#,
+            ),
+            (
+                None,
+                r#"{"model":"m","message":{"role":"assistant","content":"Hi"},"done":false}"#,
+            ),
+            (
+                None,
+                r#"{"model":"m","message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","prompt_eval_count":7,"eval_count":2}"#,
+            ),
         ];
         assert_eq!(
             parse_frames::<Parser>(&frames),
@@ -218,7 +243,10 @@ mod tests {
                 Event::Reasoning("hmm".into()),
                 Event::Text("Hi".into()),
                 Event::Finish("stop".into()),
-                Event::Usage { prompt: Some(7), completion: Some(2) },
+                Event::Usage {
+                    prompt: Some(7),
+                    completion: Some(2)
+                },
                 Event::Done,
             ])
         );
@@ -232,7 +260,10 @@ mod tests {
             Ok(alloc::vec![
                 Event::Text("Whole".into()),
                 Event::Finish("length".into()),
-                Event::Usage { prompt: Some(3), completion: Some(1) },
+                Event::Usage {
+                    prompt: Some(3),
+                    completion: Some(1)
+                },
                 Event::Done,
             ])
         );
@@ -242,7 +273,9 @@ mod tests {
         );
         assert_eq!(
             Ollama::parse_response(404, br#"{"error":"model 'x' not found"}"#),
-            Ok(alloc::vec![Event::Error("HTTP 404: model 'x' not found".into())])
+            Ok(alloc::vec![Event::Error(
+                "HTTP 404: model 'x' not found".into()
+            )])
         );
         assert!(parse_frames::<Parser>(&[(None, "data: {}")]).is_err());
     }

@@ -179,19 +179,39 @@ mod tests {
             json!({"prompt": "Once", "max_tokens": 16, "stream": true, "model": "m"})
         );
         let chat = Prompt::Chat(alloc::vec![
-            ChatMessage { role: "system", content: "A" },
-            ChatMessage { role: "user", content: "B" },
+            ChatMessage {
+                role: "system",
+                content: "A"
+            },
+            ChatMessage {
+                role: "user",
+                content: "B"
+            },
         ]);
-        let input = RequestInput { prompt: chat, max_tokens: None, stream: false, params_json: "" };
+        let input = RequestInput {
+            prompt: chat,
+            max_tokens: None,
+            stream: false,
+            params_json: "",
+        };
         assert_eq!(body(&input), json!({"prompt": "A\n\nB", "stream": false}));
     }
 
     #[test]
     fn stream_gives_text_finish_usage_and_done() {
         let frames = [
-            (None, r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"Hi","logprobs":null,"finish_reason":null}]}"#),
-            (None, r#"{"choices":[{"index":0,"text":"!","finish_reason":"length"}],"usage":null}"#),
-            (None, r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#),
+            (
+                None,
+                r#"{"id":"c","object":"text_completion","choices":[{"index":0,"text":"Hi","logprobs":null,"finish_reason":null}]}"#,
+            ),
+            (
+                None,
+                r#"{"choices":[{"index":0,"text":"!","finish_reason":"length"}],"usage":null}"#,
+            ),
+            (
+                None,
+                r#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#,
+            ),
             (None, "[DONE]"),
         ];
         let events = parse_frames::<Parser>(&frames);
@@ -201,7 +221,10 @@ mod tests {
                 Event::Text("Hi".into()),
                 Event::Text("!".into()),
                 Event::Finish("length".into()),
-                Event::Usage { prompt: Some(3), completion: Some(2) },
+                Event::Usage {
+                    prompt: Some(3),
+                    completion: Some(2)
+                },
                 Event::Done,
             ])
         );
@@ -209,13 +232,23 @@ mod tests {
 
     #[test]
     fn errors_in_stream_and_body() {
-        let events = parse_frames::<Parser>(&[(None, r#"{"object":"error","message":"too long","code":400}"#)]);
-        assert_eq!(events, Ok(alloc::vec![Event::Error("too long (code: 400)".into())]));
+        let events = parse_frames::<Parser>(&[(
+            None,
+            r#"{"object":"error","message":"too long","code":400}"#,
+        )]);
+        assert_eq!(
+            events,
+            Ok(alloc::vec![Event::Error("too long (code: 400)".into())])
+        );
         let events = parse_frames::<Parser>(&[(Some("error"), r#"{"error":{"message":"boom"}}"#)]);
         assert_eq!(events, Ok(alloc::vec![Event::Error("boom".into())]));
         assert!(parse_frames::<Parser>(&[(None, "nope")]).is_err());
-        let events = OpenAiCompletions::parse_response(429, br#"{"error":{"message":"slow down"}}"#);
-        assert_eq!(events, Ok(alloc::vec![Event::Error("HTTP 429: slow down".into())]));
+        let events =
+            OpenAiCompletions::parse_response(429, br#"{"error":{"message":"slow down"}}"#);
+        assert_eq!(
+            events,
+            Ok(alloc::vec![Event::Error("HTTP 429: slow down".into())])
+        );
     }
 
     #[test]
@@ -226,7 +259,10 @@ mod tests {
             Ok(alloc::vec![
                 Event::Text("All of it".into()),
                 Event::Finish("stop".into()),
-                Event::Usage { prompt: Some(4), completion: Some(3) },
+                Event::Usage {
+                    prompt: Some(4),
+                    completion: Some(3)
+                },
             ])
         );
     }

@@ -16,7 +16,9 @@ use alloc::vec::Vec;
 
 use guest_support::json::{self, TokenCount};
 use guest_support::params::{apply_params, parse_params, to_body};
-use guest_support::{Event, Framing, HttpRequest, Info, Protocol, RequestInput, StreamParse, preview};
+use guest_support::{
+    Event, Framing, HttpRequest, Info, Protocol, RequestInput, StreamParse, preview,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -73,7 +75,12 @@ pub struct Parser {
 }
 
 impl StreamParse for Parser {
-    fn feed(&mut self, event: Option<&str>, data: &str, out: &mut Vec<Event>) -> Result<(), String> {
+    fn feed(
+        &mut self,
+        event: Option<&str>,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
         let data = data.trim();
         if event == Some("error") {
             out.push(Event::Error(json::describe_error(data)));
@@ -198,9 +205,18 @@ mod tests {
     #[test]
     fn cumulative_text_becomes_deltas() {
         let frames = [
-            (None, r#"{"text":"Hel","meta_info":{"prompt_tokens":4,"completion_tokens":1,"finish_reason":null}}"#),
-            (None, r#"{"text":"Hello","meta_info":{"prompt_tokens":4,"completion_tokens":2,"finish_reason":null}}"#),
-            (None, r#"{"text":"Hello","meta_info":{"prompt_tokens":4,"completion_tokens":3,"finish_reason":{"type":"length","length":3}}}"#),
+            (
+                None,
+                r#"{"text":"Hel","meta_info":{"prompt_tokens":4,"completion_tokens":1,"finish_reason":null}}"#,
+            ),
+            (
+                None,
+                r#"{"text":"Hello","meta_info":{"prompt_tokens":4,"completion_tokens":2,"finish_reason":null}}"#,
+            ),
+            (
+                None,
+                r#"{"text":"Hello","meta_info":{"prompt_tokens":4,"completion_tokens":3,"finish_reason":{"type":"length","length":3}}}"#,
+            ),
             (None, "[DONE]"),
         ];
         assert_eq!(
@@ -209,7 +225,10 @@ mod tests {
                 Event::Text("Hel".into()),
                 Event::Text("lo".into()),
                 Event::Finish("length".into()),
-                Event::Usage { prompt: Some(4), completion: Some(3) },
+                Event::Usage {
+                    prompt: Some(4),
+                    completion: Some(3)
+                },
                 Event::Done,
             ])
         );
@@ -230,7 +249,10 @@ mod tests {
             Ok(alloc::vec![
                 Event::Text("All".into()),
                 Event::Finish("stop".into()),
-                Event::Usage { prompt: Some(2), completion: Some(1) },
+                Event::Usage {
+                    prompt: Some(2),
+                    completion: Some(1)
+                },
             ])
         );
         assert_eq!(

@@ -54,7 +54,11 @@ impl Protocol for Tgi {
         let mut body = Map::new();
         body.insert("inputs".to_owned(), input.prompt.flatten().into());
         body.insert("parameters".to_owned(), Value::Object(parameters));
-        let path = if input.stream { STREAM_PATH } else { GENERATE_PATH };
+        let path = if input.stream {
+            STREAM_PATH
+        } else {
+            GENERATE_PATH
+        };
         Ok(HttpRequest::post_json(path, to_body(&body)?))
     }
 
@@ -98,7 +102,12 @@ impl StreamParse for Parser {
     /// every other frame is a token event or `{"error": ..}`. A special
     /// token (`</s>`) is not text; the last event's `details` give the
     /// finish reason and token counts.
-    fn feed(&mut self, event: Option<&str>, data: &str, out: &mut Vec<Event>) -> Result<(), String> {
+    fn feed(
+        &mut self,
+        event: Option<&str>,
+        data: &str,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
         let data = data.trim();
         if event == Some("error") {
             out.push(Event::Error(json::describe_error(data)));
@@ -215,7 +224,10 @@ mod tests {
             json!({"inputs": "Hi", "parameters": {"max_new_tokens": 20, "temperature": 0.5}})
         );
         let input = RequestInput {
-            prompt: Prompt::Chat(alloc::vec![ChatMessage { role: "user", content: "A" }]),
+            prompt: Prompt::Chat(alloc::vec![ChatMessage {
+                role: "user",
+                content: "A"
+            }]),
             max_tokens: None,
             stream: false,
             params_json: "",
@@ -223,25 +235,40 @@ mod tests {
         let req = Tgi::build_request(&input).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(req.path, GENERATE_PATH);
         let body: Value = serde_json::from_slice(&req.body).unwrap_or_default();
-        assert_eq!(body, json!({"inputs": "A", "parameters": {"details": true}}));
+        assert_eq!(
+            body,
+            json!({"inputs": "A", "parameters": {"details": true}})
+        );
     }
 
     #[test]
     fn stream_skips_special_tokens_and_reads_details() {
         let frames = [
-            (None, r#"{"index":1,"token":{"id":1,"text":"Hi","logprob":-0.1,"special":false},"generated_text":null,"details":null}"#),
-            (None, r#"{"index":2,"token":{"id":2,"text":"</s>","logprob":0.0,"special":true},"generated_text":"Hi","details":{"finish_reason":"eos_token","generated_tokens":2,"input_length":4,"seed":null}}"#),
+            (
+                None,
+                r#"{"index":1,"token":{"id":1,"text":"Hi","logprob":-0.1,"special":false},"generated_text":null,"details":null}"#,
+            ),
+            (
+                None,
+                r#"{"index":2,"token":{"id":2,"text":"</s>","logprob":0.0,"special":true},"generated_text":"Hi","details":{"finish_reason":"eos_token","generated_tokens":2,"input_length":4,"seed":null}}"#,
+            ),
         ];
         assert_eq!(
             parse_frames::<Parser>(&frames),
             Ok(alloc::vec![
                 Event::Text("Hi".into()),
                 Event::Finish("eos_token".into()),
-                Event::Usage { prompt: Some(4), completion: Some(2) },
+                Event::Usage {
+                    prompt: Some(4),
+                    completion: Some(2)
+                },
             ])
         );
         assert_eq!(
-            parse_frames::<Parser>(&[(None, r#"{"error":"Input validation error","error_type":"validation"}"#)]),
+            parse_frames::<Parser>(&[(
+                None,
+                r#"{"error":"Input validation error","error_type":"validation"}"#
+            )]),
             Ok(alloc::vec![Event::Error("Input validation error".into())])
         );
     }
@@ -254,11 +281,17 @@ mod tests {
             Ok(alloc::vec![
                 Event::Text("Hello there".into()),
                 Event::Finish("length".into()),
-                Event::Usage { prompt: None, completion: Some(3) },
+                Event::Usage {
+                    prompt: None,
+                    completion: Some(3)
+                },
             ])
         );
         let body = br#"[{"generated_text":"x"}]"#;
-        assert_eq!(Tgi::parse_response(200, body), Ok(alloc::vec![Event::Text("x".into())]));
+        assert_eq!(
+            Tgi::parse_response(200, body),
+            Ok(alloc::vec![Event::Text("x".into())])
+        );
         assert_eq!(
             Tgi::parse_response(422, br#"{"error":"too long","error_type":"validation"}"#),
             Ok(alloc::vec![Event::Error("HTTP 422: too long".into())])

@@ -216,10 +216,16 @@ pub(crate) fn parse_native(api: Api, body: &[u8]) -> Result<NativeRequest, BadRe
                 Some(Value::String(s)) => chars(s),
                 Some(v) => content_chars(v),
             };
-            (stream_flag(false)?, Some(max), messages_chars(&obj)? + system)
+            (
+                stream_flag(false)?,
+                Some(max),
+                messages_chars(&obj)? + system,
+            )
         }
     };
-    let prompt_tokens = u32::try_from(chars_to_tokens(chars)).unwrap_or(u32::MAX).max(1);
+    let prompt_tokens = u32::try_from(chars_to_tokens(chars))
+        .unwrap_or(u32::MAX)
+        .max(1);
     Ok(NativeRequest {
         api,
         model,
@@ -243,7 +249,10 @@ fn count(obj: &Map<String, Value>, key: &str, name: &str) -> Result<Option<u64>,
         None | Some(Value::Null) => Ok(None),
         Some(v) => match v.as_u64() {
             Some(n) if n >= 1 => Ok(Some(n)),
-            _ => Err(bad(name, format!("`{name}` must be a whole number of at least 1"))),
+            _ => Err(bad(
+                name,
+                format!("`{name}` must be a whole number of at least 1"),
+            )),
         },
     }
 }

@@ -73,7 +73,7 @@ impl NativeWriter {
                         format!(
                             r#"{{"model":{model},"created_at":"{CREATED_AT}","message":{{"role":"assistant","content":"#
                         ),
-                        "}," .to_owned() + r#""done":false}"# + "\n",
+                        "},".to_owned() + r#""done":false}"# + "\n",
                     )
                 } else {
                     (
@@ -94,7 +94,13 @@ impl NativeWriter {
                 } else {
                     last["response"] = json!("");
                 }
-                (String::new(), head, tail, format!("{last}\n"), "application/x-ndjson")
+                (
+                    String::new(),
+                    head,
+                    tail,
+                    format!("{last}\n"),
+                    "application/x-ndjson",
+                )
             }
             Api::Anthropic => {
                 let open = event(
@@ -152,7 +158,11 @@ impl FrameWriter for NativeWriter {
 
     fn frame(&self, index: u32, token: &[u8]) -> Bytes {
         let open = if index == 0 { &self.open[..] } else { &[] };
-        let close = if index + 1 >= self.tokens { &self.close[..] } else { &[] };
+        let close = if index + 1 >= self.tokens {
+            &self.close[..]
+        } else {
+            &[]
+        };
         let mut buf = BytesMut::with_capacity(
             open.len() + self.head.len() + token.len() + self.tail.len() + close.len(),
         );
