@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use runner::executor::framing_of;
 use runner::framing::{DEFAULT_MAX_LINE, Framer};
@@ -52,7 +53,13 @@ fn fixture_dirs() -> Vec<(String, PathBuf)> {
 fn load(name: &str) -> Arc<Plugin> {
     let builtin = builtin::find(name).unwrap_or_else(|| panic!("{name} is not a built-in"));
     let engine = Arc::new(PluginEngine::new(None).expect("an engine"));
-    Plugin::load(engine, name, builtin.wasm, PluginLimits::default())
+    // A generous deadline: this test checks events, never speed, and a
+    // loaded machine can stall one call past the default.
+    let limits = PluginLimits {
+        call_timeout: Duration::from_secs(10),
+        ..PluginLimits::default()
+    };
+    Plugin::load(engine, name, builtin.wasm, limits)
         .unwrap_or_else(|e| panic!("{name} does not load: {e}"))
 }
 
