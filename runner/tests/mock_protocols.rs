@@ -197,6 +197,45 @@ async fn anthropic_sends_typed_events_and_requires_max_tokens() {
     server.shutdown().await;
 }
 
+#[tokio::test]
+async fn sglang_generate_sends_cumulative_text() {
+    let server = serve(fast(None)).await;
+    let body = json!({"text": "Hello", "sampling_params": {"max_new_tokens": 4}, "stream": true});
+    let (status, kind, text) = post(&server, "/generate", body).await;
+    assert_eq!((status, kind.as_str()), (200, "text/event-stream"));
+    let (events, done): (Vec<&str>, Vec<&str>) = text
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .partition(|e| *e != "data: [DONE]");
+    assert_eq!(done, ["data: [DONE]"], "{text}");
+    let chunks: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let data = e.strip_prefix("data: ").expect("a data line");
+            serde_json::from_str(data).unwrap_or_else(|err| panic!("{err}: {data}"))
+        })
+        .collect();
+    assert_eq!(chunks.len(), 4);
+    for pair in chunks.windows(2) {
+        let (a, b) = (pair[0]["text"].as_str(), pair[1]["text"].as_str());
+        let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+        assert!(
+            b.starts_with(a) && b.len() > a.len(),
+            "not cumulative: {a:?} then {b:?}"
+        );
+    }
+    assert!(chunks[2]["meta_info"]["finish_reason"].is_null());
+    assert_eq!(chunks[3]["meta_info"]["finish_reason"]["type"], "length");
+    assert_eq!(chunks[3]["meta_info"]["completion_tokens"], 4);
+    assert_eq!(chunks[3]["meta_info"]["prompt_tokens"], 3);
+
+    // The same path still answers TGI's `inputs`.
+    let (status, _, text) = post(&server, "/generate", json!({"inputs": "Hi"})).await;
+    assert_eq!(status, 200);
+    assert!(text.contains("generated_text"), "{text}");
+    server.shutdown().await;
+}
+
 /// Runs a one-level scenario with `plugin` against the embedded mock.
 async fn run_plugin(dir: &Path, plugin: &str, stream: bool) -> RunResults {
     std::fs::write(
@@ -235,7 +274,13 @@ output: {{ work_dir: . }}
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_plugins_run_against_the_mock() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    for plugin in ["tgi", "ollama", "anthropic-messages", "openai-completions"] {
+    for plugin in [
+        "tgi",
+        "ollama",
+        "anthropic-messages",
+        "sglang",
+        "openai-completions",
+    ] {
         for stream in [true, false] {
             let dir = tmp.path().join(format!("{plugin}-{stream}"));
             std::fs::create_dir_all(&dir).expect("dir");

@@ -23,8 +23,9 @@
 //! - Bad bodies get a 400 in OpenAI's `{"error": {...}}` shape naming the field.
 //!
 //! The mock also speaks TGI (`/generate_stream`, `/generate`), Ollama
-//! (`/api/chat`, `/api/generate`, NDJSON) and Anthropic (`/v1/messages`)
-//! with the same text and timing: see `native.rs` and `native_frames.rs`.
+//! (`/api/chat`, `/api/generate`, NDJSON), Anthropic (`/v1/messages`) and
+//! SGLang's native `/generate` (told from TGI's by its `text` field) with
+//! the same text and timing: see `native.rs` and `native_frames.rs`.
 //!
 //! Files: `server.rs` routes and lifecycle, `request.rs` reads OpenAI
 //! requests, `response.rs` writes OpenAI chunks and bodies, `schedule.rs` the

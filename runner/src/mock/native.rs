@@ -6,7 +6,10 @@
 //! - Ollama: `POST /api/chat` (`messages`) and `POST /api/generate`
 //!   (`prompt`), NDJSON unless `"stream": false`; `options.num_predict`;
 //! - Anthropic: `POST /v1/messages`, typed SSE events when `"stream": true`;
-//!   `messages`, `system` and the required `max_tokens`.
+//!   `messages`, `system` and the required `max_tokens`;
+//! - SGLang: `POST /generate` with `text` (rather than TGI's `inputs`) and
+//!   `sampling_params.max_new_tokens`; SSE of cumulative text when
+//!   `"stream": true`, ending with `data: [DONE]`.
 //!
 //! They share the OpenAI routes' machinery: the same output plan, seeded
 //! text and timing schedule, and [`TokenStream`] for the timed body; only
@@ -48,6 +51,8 @@ pub(crate) enum Api {
     },
     /// Anthropic `/v1/messages`.
     Anthropic,
+    /// SGLang's native `/generate` (told from TGI's by its `text` field).
+    Sglang,
 }
 
 /// What the mock needs from a native request.
@@ -79,8 +84,16 @@ async fn tgi_stream(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     respond(&s, Api::Tgi { stream: true }, &body).await
 }
 
+/// `/generate` is both TGI's and SGLang's: a body with `text` and no
+/// `inputs` is SGLang's.
 async fn tgi_generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    respond(&s, Api::Tgi { stream: false }, &body).await
+    let api = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(obj)) if obj.contains_key("text") && !obj.contains_key("inputs") => {
+            Api::Sglang
+        }
+        _ => Api::Tgi { stream: false },
+    };
+    respond(&s, api, &body).await
 }
 
 async fn ollama_chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
@@ -206,6 +219,25 @@ pub(crate) fn parse_native(api: Api, body: &[u8]) -> Result<NativeRequest, BadRe
             };
             // Ollama streams unless told not to.
             (stream_flag(true)?, max, prompt_chars)
+        }
+        Api::Sglang => {
+            let text = match obj.get("text") {
+                Some(Value::String(s)) => s,
+                _ => return Err(bad("text", "`text` must be the prompt string")),
+            };
+            let max = match obj.get("sampling_params") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(p)) => {
+                    count(p, "max_new_tokens", "sampling_params.max_new_tokens")?
+                }
+                Some(_) => {
+                    return Err(bad(
+                        "sampling_params",
+                        "`sampling_params` must be an object",
+                    ));
+                }
+            };
+            (stream_flag(false)?, max, chars(text))
         }
         Api::Anthropic => {
             let Some(max) = count(&obj, "max_tokens", "max_tokens")? else {

@@ -1,5 +1,5 @@
-//! The bytes of the mock's native APIs (see `native.rs`): TGI and Anthropic
-//! SSE events, Ollama NDJSON lines, and their whole bodies. As with OpenAI's
+//! The bytes of the mock's native APIs (see `native.rs`): TGI, Anthropic and
+//! SGLang SSE events, Ollama NDJSON lines, and their whole bodies. As with OpenAI's
 //! chunks, everything but the tokens is serialized when the request arrives,
 //! so sending a token copies bytes and runs no serializer.
 
@@ -25,6 +25,50 @@ pub(crate) struct NativeWriter {
     close: Bytes,
     tokens: u32,
     content_type: &'static str,
+    /// SGLang's frames repeat all the text so far, so they are built from
+    /// this state instead of `head + token + tail`.
+    sglang: Option<Cumulative>,
+}
+
+/// The state of an SGLang stream: the text so far, as escaped JSON string
+/// content (token literals without their quotes, which concatenate).
+#[derive(Debug, Clone)]
+struct Cumulative {
+    text: Vec<u8>,
+    prompt_tokens: u32,
+    reason: &'static str,
+}
+
+impl Cumulative {
+    fn frame(&mut self, index: u32, token: &[u8], tokens: u32) -> Bytes {
+        let inner = token
+            .strip_prefix(b"\"")
+            .and_then(|t| t.strip_suffix(b"\""))
+            .unwrap_or(token);
+        self.text.extend_from_slice(inner);
+        let last = index + 1 >= tokens;
+        let finish = if last {
+            format!(r#"{{"type":"{}","length":{tokens}}}"#, self.reason)
+        } else {
+            "null".to_owned()
+        };
+        let mut buf = BytesMut::with_capacity(self.text.len() + 160);
+        buf.put_slice(b"data: {\"text\":\"");
+        buf.put_slice(&self.text);
+        buf.put_slice(
+            format!(
+                r#"","meta_info":{{"prompt_tokens":{},"completion_tokens":{},"finish_reason":{finish}}}}}"#,
+                self.prompt_tokens,
+                index + 1
+            )
+            .as_bytes(),
+        );
+        buf.put_slice(b"\n\n");
+        if last {
+            buf.put_slice(b"data: [DONE]\n\n");
+        }
+        buf.freeze()
+    }
 }
 
 /// The finish reason as each API names it.
@@ -47,7 +91,19 @@ impl NativeWriter {
     pub(crate) fn new(req: &NativeRequest, seq: u64, tokens: u32, finish: FinishReason) -> Self {
         let reason = finish_name(req.api, finish);
         let model = json_literal(&req.model);
+        let sglang = (req.api == Api::Sglang).then(|| Cumulative {
+            text: Vec::new(),
+            prompt_tokens: req.prompt_tokens,
+            reason,
+        });
         let (open, head, tail, close, content_type) = match req.api {
+            Api::Sglang => (
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                "text/event-stream",
+            ),
             Api::Tgi { .. } => (
                 String::new(),
                 r#"data: {"index":0,"token":{"id":0,"text":"#.to_owned(),
@@ -142,6 +198,7 @@ data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text
             close: Bytes::from(close),
             tokens,
             content_type,
+            sglang,
         }
     }
 
@@ -156,7 +213,10 @@ impl FrameWriter for NativeWriter {
         self.tokens
     }
 
-    fn frame(&self, index: u32, token: &[u8]) -> Bytes {
+    fn frame(&mut self, index: u32, token: &[u8]) -> Bytes {
+        if let Some(state) = &mut self.sglang {
+            return state.frame(index, token, self.tokens);
+        }
         let open = if index == 0 { &self.open[..] } else { &[] };
         let close = if index + 1 >= self.tokens {
             &self.close[..]
@@ -206,6 +266,12 @@ pub(crate) fn whole_body(
             }
             body
         }
+        Api::Sglang => json!({
+            "text": text,
+            "meta_info": {"id": format!("mock{seq}"), "prompt_tokens": req.prompt_tokens,
+                          "completion_tokens": tokens,
+                          "finish_reason": {"type": reason, "length": tokens}},
+        }),
         Api::Anthropic => json!({
             "id": format!("msg_mock{seq}"),
             "type": "message",

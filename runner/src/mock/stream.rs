@@ -55,15 +55,16 @@ pub(crate) trait FrameWriter {
     /// Frames this response sends (one per token).
     fn frames(&self) -> u32;
     /// The bytes of frame `index`, carrying the token whose JSON literal is
-    /// `token`.
-    fn frame(&self, index: u32, token: &[u8]) -> Bytes;
+    /// `token`. Called once per frame, in order, so a writer may keep state
+    /// (SGLang's cumulative text).
+    fn frame(&mut self, index: u32, token: &[u8]) -> Bytes;
 }
 
 impl FrameWriter for ChunkWriter {
     fn frames(&self) -> u32 {
         ChunkWriter::frames(self)
     }
-    fn frame(&self, index: u32, token: &[u8]) -> Bytes {
+    fn frame(&mut self, index: u32, token: &[u8]) -> Bytes {
         ChunkWriter::frame(self, index, token)
     }
 }
