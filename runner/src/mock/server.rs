@@ -280,7 +280,9 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         "unknown path; the mock serves POST /v1/chat/completions, POST /v1/completions, \
-         GET /v1/models and GET /health",
+         GET /v1/models and GET /health (OpenAI), POST /generate_stream and /generate (TGI, \
+         or SGLang with `text`), POST /api/chat and /api/generate (Ollama) and POST /v1/messages \
+         (Anthropic)",
         None,
     )
 }
