@@ -4,7 +4,8 @@
 //! real host path, as the executor runs it: `framing::Framer` in network
 //! reads of several sizes and split points (mid-UTF-8 included), then the
 //! embedded `.wasm` through a pool lease's `feed` and `finish`. Every split
-//! must give exactly the expected events.
+//! must give exactly the expected events. Whole (non-streamed) responses,
+//! `<case>.response`, go through the plugin's `parse-response` likewise.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,6 +152,40 @@ fn every_builtin_passes_its_fixtures_at_every_split() {
                 let got = run(&plugin, &reads).unwrap_or_else(|e| panic!("{label}/{size}: {e}"));
                 assert_eq!(got, want, "{label}: reads of {size} bytes");
             }
+        }
+    }
+}
+
+/// The whole-response cases: `<case>.response` is the HTTP status on its
+/// first line, then the body.
+const WHOLE_CASES: &[&str] = &["whole-ok", "whole-error"];
+
+#[test]
+fn every_builtin_parses_its_whole_response_fixtures() {
+    for (name, dir) in fixture_dirs() {
+        let plugin = load(&name);
+        for case in WHOLE_CASES {
+            let label = format!("{name}/{case}");
+            let raw = std::fs::read(dir.join(format!("{case}.response")))
+                .unwrap_or_else(|e| panic!("{label}: missing fixture: {e}"));
+            let split = raw.iter().position(|b| *b == b'\n').unwrap_or(raw.len());
+            let status: u16 = std::str::from_utf8(&raw[..split])
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{label}: the first line must be the HTTP status"));
+            let body = raw.get(split + 1..).unwrap_or_default();
+            let mut lease = plugin.checkout().expect("an instance");
+            let got: Vec<Value> = lease
+                .parse_response(status, body)
+                .unwrap_or_else(|e| panic!("{label}: {e:?}"))
+                .iter()
+                .map(notation)
+                .collect();
+            assert_eq!(
+                got,
+                expected(&dir.join(format!("{case}.events"))),
+                "{label}"
+            );
         }
     }
 }
