@@ -5,8 +5,8 @@
 //! [`stream`], [`response`]) that know nothing of the component model, so
 //! `cargo test` runs it on the host target. This file is the edge: it
 //! generates the bindings for `wit/plugin.wit`, converts between the
-//! generated types and the plugin's own, and provides what `no_std` lacks
-//! (allocator, `cabi_realloc`, panic handler).
+//! generated types and the plugin's own. What `no_std` lacks (allocator,
+//! `cabi_realloc`, panic handler) comes from the shared `guest-support` crate.
 //!
 //! The host links no WASI, and any WASI call traps. So on wasm32 the crate
 //! is `no_std` (with `alloc`): stdout, clocks, the environment, files and
@@ -136,69 +136,8 @@ fn to_wit(event: Event) -> wit::Event {
     }
 }
 
-/// What `std` would otherwise provide on wasm32: an allocator and a panic
-/// handler. The handler reports the panic through `host.log` (std's default
-/// hook would write to stderr, which the host does not provide), then traps;
-/// the host counts the trap as a plugin fault and drops the instance.
-#[cfg(all(target_arch = "wasm32", not(test)))]
-mod sandbox {
-    use super::llm_perf::plugin::host::{Level, log};
-
-    // `memcmp`, `memcpy` and the like: on this target `compiler_builtins`
-    // leaves them to wasi-libc, which `std` would have linked. They are plain
-    // code and import nothing.
-    #[link(name = "c")]
-    unsafe extern "C" {}
-
-    #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-    /// The allocator the canonical ABI calls to place arguments (frames,
-    /// bodies) in the guest's memory. `std` exports it on this target, and
-    /// wit-bindgen leaves it to `std`, so a `no_std` guest must export it.
-    ///
-    /// # Safety
-    /// Called by the component runtime with the canonical ABI's contract:
-    /// `old_ptr`/`old_len`/`align` describe a block this allocator returned
-    /// (or `old_len == 0`), and `align` is a power of two.
-    #[unsafe(no_mangle)]
-    unsafe extern "C" fn cabi_realloc(
-        old_ptr: *mut u8,
-        old_len: usize,
-        align: usize,
-        new_len: usize,
-    ) -> *mut u8 {
-        use alloc::alloc::{Layout, alloc, realloc};
-        if new_len == 0 {
-            // A zero-sized value needs no memory, only an aligned address.
-            return align as *mut u8;
-        }
-        // SAFETY: the runtime passes a power-of-two `align` and the layout
-        // of the block it got from this function, per the canonical ABI.
-        let ptr = unsafe {
-            if old_len == 0 {
-                alloc(Layout::from_size_align_unchecked(new_len, align))
-            } else {
-                realloc(
-                    old_ptr,
-                    Layout::from_size_align_unchecked(old_len, align),
-                    new_len,
-                )
-            }
-        };
-        if ptr.is_null() {
-            // Out of memory under the host's cap: trap; there is no caller
-            // to hand an error to.
-            core::arch::wasm32::unreachable()
-        }
-        ptr
-    }
-
-    #[panic_handler]
-    fn panic(info: &core::panic::PanicInfo) -> ! {
-        log(Level::Error, &alloc::format!("openai-chat {info}"));
-        core::arch::wasm32::unreachable()
-    }
-}
+// The allocator and `cabi_realloc` come from `guest-support`; the panic
+// handler needs this crate's `host.log` binding, so it is defined here.
+guest_support::panic_handler!("openai-chat");
 
 export!(OpenAiChat);

@@ -7,18 +7,16 @@
 //! skips the rest without building anything, and they avoid
 //! `serde_json::Value` because `feed` runs once per streamed frame.
 
-use alloc::borrow::ToOwned;
 use alloc::format;
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-use core::fmt;
-use core::marker::PhantomData;
+use alloc::string::String;
 
+use guest_support::json::{First, TokenCount};
 use serde::Deserialize;
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::event::{Event, preview};
+
+pub use guest_support::json::describe_error;
 
 /// A chunk or a whole response.
 #[derive(Deserialize)]
@@ -138,100 +136,4 @@ pub fn parse(raw: &str) -> Result<Completion<'_>, String> {
             format!("not JSON: {}", preview(raw, 100))
         }
     })
-}
-
-/// A readable message from an error value: a string as it is; an object's
-/// `message` with its `type` and `code` when present; anything else quoted.
-/// Runs only on the error path, so it may use `Value`.
-pub fn describe_error(raw: &str) -> String {
-    use serde_json::Value;
-    let value: Value = match serde_json::from_str(raw) {
-        Ok(v) => v,
-        Err(_) => return preview(raw.trim(), 200),
-    };
-    match &value {
-        Value::String(s) => s.clone(),
-        Value::Object(map) => {
-            // `{"error": {...}}` sent on an `event: error` frame: unwrap it.
-            if let Some(inner) = map.get("error").filter(|v| !v.is_null()) {
-                return describe_error(&inner.to_string());
-            }
-            let Some(message) = map.get("message").and_then(Value::as_str) else {
-                return preview(raw.trim(), 200);
-            };
-            let mut details = Vec::new();
-            for key in ["type", "code"] {
-                match map.get(key) {
-                    None | Some(Value::Null) => {}
-                    Some(Value::String(s)) => details.push(format!("{key}: {s}")),
-                    Some(other) => details.push(format!("{key}: {other}")),
-                }
-            }
-            if details.is_empty() {
-                message.to_owned()
-            } else {
-                format!("{message} ({})", details.join(", "))
-            }
-        }
-        _ => preview(raw.trim(), 200),
-    }
-}
-
-/// The first element of a JSON array; the others are skipped without being
-/// collected (no `Vec` per chunk).
-struct First<T>(Option<T>);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for First<T> {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct FirstVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for FirstVisitor<T> {
-            type Value = First<T>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<First<T>, A::Error> {
-                let first = seq.next_element()?;
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(First(first))
-            }
-        }
-        de.deserialize_seq(FirstVisitor(PhantomData))
-    }
-}
-
-/// A token count: any JSON number or `null`. A count that is negative,
-/// fractional or beyond `u32` is treated as absent rather than failing the
-/// whole chunk over a field the load test only reports.
-#[derive(Default)]
-struct TokenCount(Option<u32>);
-
-impl<'de> Deserialize<'de> for TokenCount {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        struct CountVisitor;
-        impl Visitor<'_> for CountVisitor {
-            type Value = TokenCount;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a token count")
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<TokenCount, E> {
-                Ok(TokenCount(u32::try_from(v).ok()))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<TokenCount, E> {
-                Ok(TokenCount(u32::try_from(v).ok()))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<TokenCount, E> {
-                // `as` saturates, so a value that survives the round trip is
-                // a whole number within range (`f64::fract` is not in core).
-                let count = v as u32;
-                Ok(TokenCount((f64::from(count) == v).then_some(count)))
-            }
-            fn visit_unit<E>(self) -> Result<TokenCount, E> {
-                Ok(TokenCount(None))
-            }
-            fn visit_none<E>(self) -> Result<TokenCount, E> {
-                Ok(TokenCount(None))
-            }
-        }
-        de.deserialize_any(CountVisitor)
-    }
 }

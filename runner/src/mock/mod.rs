@@ -22,11 +22,18 @@
 //!   `(seed, n)`, so one seed always yields the same set of texts and delays.
 //! - Bad bodies get a 400 in OpenAI's `{"error": {...}}` shape naming the field.
 //!
+//! The mock also speaks TGI (`/generate_stream`, `/generate`), Ollama
+//! (`/api/chat`, `/api/generate`, NDJSON), Anthropic (`/v1/messages`) and
+//! SGLang's native `/generate` (told from TGI's by its `text` field) with
+//! the same text and timing: see `native.rs` and `native_frames.rs`.
+//!
 //! Files: `server.rs` routes and lifecycle, `request.rs` reads OpenAI
 //! requests, `response.rs` writes OpenAI chunks and bodies, `schedule.rs` the
 //! pure timing, `stream.rs` the timed SSE body, `text.rs` the vocabulary.
 
 mod config;
+mod native;
+mod native_frames;
 mod request;
 mod response;
 mod schedule;

@@ -43,16 +43,23 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// What every handler shares.
 #[derive(Debug)]
-struct Shared {
-    output_tokens: Option<u32>,
+pub(super) struct Shared {
+    pub(super) output_tokens: Option<u32>,
     seed: u64,
-    timing: Timing,
-    vocab: Arc<Vocabulary>,
+    pub(super) timing: Timing,
+    pub(super) vocab: Arc<Vocabulary>,
     /// Arrival number of the next request.
-    seq: AtomicU64,
+    pub(super) seq: AtomicU64,
     /// Unix seconds at start, listed as the model's `created`.
     started: u64,
-    stop: watch::Receiver<bool>,
+    pub(super) stop: watch::Receiver<bool>,
+}
+
+impl Shared {
+    /// The jitter and text RNGs of the `seq`-th response.
+    pub(super) fn rngs(&self, seq: u64) -> (SmallRng, SmallRng) {
+        response_rngs(self.seed, seq)
+    }
 }
 
 /// A running mock server. Dropping it stops the server as well, without
@@ -155,6 +162,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/v1/completions", post(completions))
         .route("/v1/models", get(models))
+        .merge(super::native::routes())
         .route("/health", get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -272,7 +280,9 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "invalid_request_error",
         "unknown path; the mock serves POST /v1/chat/completions, POST /v1/completions, \
-         GET /v1/models and GET /health",
+         GET /v1/models and GET /health (OpenAI), POST /generate_stream and /generate (TGI, \
+         or SGLang with `text`), POST /api/chat and /api/generate (Ollama) and POST /v1/messages \
+         (Anthropic)",
         None,
     )
 }

@@ -47,10 +47,32 @@ pub(crate) fn deadline(t0: Instant, offset: Duration) -> Instant {
     t0.checked_add(offset).unwrap_or(t0)
 }
 
-/// The SSE body of one streaming response.
-pub(crate) struct TokenStream {
+/// What a streamed response's wire format provides: how many frames it
+/// sends and the bytes of each, given the token's JSON literal. OpenAI's
+/// [`ChunkWriter`] is one; `native.rs` has the TGI, Ollama and Anthropic
+/// ones.
+pub(crate) trait FrameWriter {
+    /// Frames this response sends (one per token).
+    fn frames(&self) -> u32;
+    /// The bytes of frame `index`, carrying the token whose JSON literal is
+    /// `token`. Called once per frame, in order, so a writer may keep state
+    /// (SGLang's cumulative text).
+    fn frame(&mut self, index: u32, token: &[u8]) -> Bytes;
+}
+
+impl FrameWriter for ChunkWriter {
+    fn frames(&self) -> u32 {
+        ChunkWriter::frames(self)
+    }
+    fn frame(&mut self, index: u32, token: &[u8]) -> Bytes {
+        ChunkWriter::frame(self, index, token)
+    }
+}
+
+/// The body of one streaming response, in any wire format.
+pub(crate) struct TokenStream<W = ChunkWriter> {
     vocab: Arc<Vocabulary>,
-    writer: ChunkWriter,
+    writer: W,
     schedule: Schedule,
     picker: TokenPicker,
     text_rng: SmallRng,
@@ -64,11 +86,11 @@ pub(crate) struct TokenStream {
     ended: bool,
 }
 
-impl TokenStream {
+impl<W: FrameWriter> TokenStream<W> {
     /// A stream whose frame `i` is due at `t0 + schedule[i]`.
     pub(crate) fn new(
         vocab: Arc<Vocabulary>,
-        writer: ChunkWriter,
+        writer: W,
         schedule: Schedule,
         text_rng: SmallRng,
         t0: Instant,
@@ -90,7 +112,7 @@ impl TokenStream {
     }
 }
 
-impl Stream for TokenStream {
+impl<W: FrameWriter + Unpin> Stream for TokenStream<W> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
