@@ -292,4 +292,48 @@ fn new_plugin_builds_and_passes_check() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("name:        demo"), "{stdout}");
     assert!(stdout.contains("ok: no problems found"), "{stdout}");
+
+    // The crate's own scenario runs it against the embedded mock. It names
+    // the crate's own target folder, so the build is copied there.
+    let local = krate.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::copy(&wasm, local.join("demo.wasm")).unwrap();
+    let out = runner(
+        &[
+            "run",
+            "scenario.yaml",
+            "--test-runs",
+            "2",
+            "--test-duration",
+            "1",
+            "--work-dir",
+            "work",
+            "--quiet",
+        ],
+        &krate,
+        &plugins,
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results = find_file(&krate.join("work"), "results.json").expect("results.json");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();
+    let level = &results["levels"][0];
+    assert!(level["ok"].as_u64() > Some(0), "{level}");
+    assert_eq!(level["errors"].as_u64(), Some(0), "{level}");
+}
+
+/// The first file called `name` under `dir`, depth first.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = find_file(&path, name) {
+                return Some(found);
+            }
+        } else if path.file_name().is_some_and(|n| n == name) {
+            return Some(path);
+        }
+    }
+    None
 }

@@ -55,6 +55,14 @@ pub const TEMPLATE_FILES: &[(&str, &str)] = &[
         "fixtures/stream.txt",
         include_str!("../../../plugins/template/fixtures/stream.txt"),
     ),
+    (
+        "fixtures/prompts.txt",
+        include_str!("../../../plugins/template/fixtures/prompts.txt"),
+    ),
+    (
+        "scenario.yaml",
+        include_str!("../../../plugins/template/scenario.yaml"),
+    ),
 ];
 
 /// `runner plugin new`: scaffold a plugin crate from the template.
@@ -178,10 +186,7 @@ pub fn cmd_new(args: &NewArgs) -> ExitCode {
             println!(
                 "  runner plugin check target/wasm32-wasip2/release/{wasm}.wasm --fixture fixtures/stream.txt"
             );
-            println!(
-                "then set `target.plugin: {}/target/wasm32-wasip2/release/{wasm}.wasm` in a scenario",
-                root.display()
-            );
+            println!("  runner run scenario.yaml          # against the embedded mock");
             ExitCode::SUCCESS
         }
         Err(e @ (ScaffoldError::BadName(_) | ScaffoldError::Exists(_))) => {
