@@ -135,7 +135,9 @@ fn native_build(input: &RequestInput) -> Vec<u8> {
 
 fn plugin() -> Arc<Plugin> {
     let engine = Arc::new(PluginEngine::new(runner::plugin::default_cache_dir()).expect("engine"));
-    let wasm = builtin::find("openai-chat").expect("openai-chat is built in").wasm;
+    let wasm = builtin::find("openai-chat")
+        .expect("openai-chat is built in")
+        .wasm;
     let plugin = Plugin::load(engine, "openai-chat", wasm, PluginLimits::default()).expect("load");
     plugin.prewarm(8).expect("prewarm");
     plugin

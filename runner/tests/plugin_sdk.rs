@@ -89,14 +89,26 @@ fn check_passes_a_good_plugin_and_prints_what_it_does() {
 #[test]
 fn check_names_a_stream_without_text_or_finish() {
     let (report, _) = run_check(openai_chat(), Some("data: [DONE]\n\n"), "{}");
-    assert!(has(&report.problems, "no text event"), "{:?}", report.problems);
-    assert!(has(&report.problems, "no finish event"), "{:?}", report.problems);
+    assert!(
+        has(&report.problems, "no text event"),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        has(&report.problems, "no finish event"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]
 fn check_names_a_rejected_frame_and_a_framing_error() {
     let (report, _) = run_check(openai_chat(), Some("data: not json\n\n"), "{}");
-    assert!(has(&report.problems, "feed rejected"), "{:?}", report.problems);
+    assert!(
+        has(&report.problems, "feed rejected"),
+        "{:?}",
+        report.problems
+    );
     let (report, _) = run_check_bytes(openai_chat(), Some(b"data: \xff\n\n"), "{}");
     assert!(
         has(&report.problems, "framing refused"),
@@ -121,7 +133,11 @@ fn check_names_traps_and_rejections() {
         report.problems
     );
     let (report, _) = run_check(&faults, Some(FIXTURE), r#"{"fault":"loop","at":"feed"}"#);
-    assert!(has(&report.problems, "feed trapped"), "{:?}", report.problems);
+    assert!(
+        has(&report.problems, "feed trapped"),
+        "{:?}",
+        report.problems
+    );
 }
 
 #[test]
@@ -129,7 +145,11 @@ fn check_names_the_wrong_contract_and_non_components() {
     let (report, _) = run_check(&wasm("test-version"), None, "{}");
     assert!(has(&report.problems, "WIT 9.9.0"), "{:?}", report.problems);
     let (report, _) = run_check(b"\0asm not really", None, "{}");
-    assert!(has(&report.problems, "not a WASM component"), "{:?}", report.problems);
+    assert!(
+        has(&report.problems, "not a WASM component"),
+        "{:?}",
+        report.problems
+    );
 }
 
 fn runner(args: &[&str], cwd: &Path, plugin_dir: &Path) -> Output {
@@ -147,10 +167,18 @@ fn cli_new_refuses_to_overwrite_and_check_sets_the_exit_code() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().display().to_string();
     let plugins = tmp.path().join("none");
-    let out = runner(&["plugin", "new", "demo", "--dir", &dir], tmp.path(), &plugins);
+    let out = runner(
+        &["plugin", "new", "demo", "--dir", &dir],
+        tmp.path(),
+        &plugins,
+    );
     assert!(out.status.success(), "{out:?}");
     assert!(tmp.path().join("demo/src/lib.rs").is_file());
-    let again = runner(&["plugin", "new", "demo", "--dir", &dir], tmp.path(), &plugins);
+    let again = runner(
+        &["plugin", "new", "demo", "--dir", &dir],
+        tmp.path(),
+        &plugins,
+    );
     assert_eq!(again.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let bad = runner(&["plugin", "new", "Bad_Name"], tmp.path(), &plugins);
@@ -181,8 +209,14 @@ fn cli_list_shows_built_ins_and_found_plugins() {
     let out = runner(&["plugin", "list"], tmp.path(), &plugins);
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("openai-chat") && stdout.contains("(built-in)"), "{stdout}");
-    assert!(stdout.contains("test-faults") && stdout.contains("test_faults.wasm"), "{stdout}");
+    assert!(
+        stdout.contains("openai-chat") && stdout.contains("(built-in)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("test-faults") && stdout.contains("test_faults.wasm"),
+        "{stdout}"
+    );
 
     // A file that is not a plugin is named with its reason, and fails.
     std::fs::write(plugins.join("broken.wasm"), b"nope").unwrap();
@@ -203,7 +237,9 @@ fn leaks_outer_build(key: &str) -> bool {
         "CARGO_TERM_",
     ];
     match key.strip_prefix("CARGO") {
-        Some(rest) => (rest.is_empty() || rest.starts_with('_')) && !KEEP.iter().any(|k| key.starts_with(k)),
+        Some(rest) => {
+            (rest.is_empty() || rest.starts_with('_')) && !KEEP.iter().any(|k| key.starts_with(k))
+        }
         None => matches!(
             key,
             "RUSTFLAGS" | "RUSTC" | "RUSTC_WRAPPER" | "RUSTC_WORKSPACE_WRAPPER" | "RUSTDOC"
@@ -247,15 +283,23 @@ fn new_plugin_builds_and_passes_check() {
     let work = tempfile::tempdir_in(&base).unwrap();
     let plugins = work.path().join("none");
     let dir = work.path().display().to_string();
-    let out = runner(&["plugin", "new", "demo", "--dir", &dir], work.path(), &plugins);
+    let out = runner(
+        &["plugin", "new", "demo", "--dir", &dir],
+        work.path(),
+        &plugins,
+    );
     assert!(out.status.success(), "{out:?}");
     let krate = work.path().join("demo");
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build
-        .current_dir(&krate)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2"]);
+    build.current_dir(&krate).args([
+        "build",
+        "--release",
+        "--locked",
+        "--target",
+        "wasm32-wasip2",
+    ]);
     for (key, _) in std::env::vars_os() {
         if let Some(key) = key.to_str()
             && leaks_outer_build(key)
@@ -289,7 +333,11 @@ fn new_plugin_builds_and_passes_check() {
         &plugins,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("name:        demo"), "{stdout}");
     assert!(stdout.contains("ok: no problems found"), "{stdout}");
 
@@ -314,7 +362,11 @@ fn new_plugin_builds_and_passes_check() {
         &plugins,
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results = find_file(&krate.join("work"), "results.json").expect("results.json");
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(results).unwrap()).unwrap();

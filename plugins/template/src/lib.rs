@@ -298,7 +298,9 @@ mod tests {
         };
         let mut out = Vec::new();
         frame_events(&frame, &mut out).unwrap();
-        assert!(matches!(&out[..], [wit::Event::Text(t), wit::Event::Finish(f)] if t == "Hi" && f == "stop"));
+        assert!(
+            matches!(&out[..], [wit::Event::Text(t), wit::Event::Finish(f)] if t == "Hi" && f == "stop")
+        );
     }
 
     #[test]

@@ -52,7 +52,10 @@ impl GuestStreamParser for Parser {
     }
 
     fn feed(&self, frames: Vec<wit::Frame>) -> Result<Vec<wit::Event>, String> {
-        Ok(frames.into_iter().map(|f| wit::Event::Text(f.data)).collect())
+        Ok(frames
+            .into_iter()
+            .map(|f| wit::Event::Text(f.data))
+            .collect())
     }
 
     fn finish(&self) -> Result<Vec<wit::Event>, String> {

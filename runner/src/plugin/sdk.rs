@@ -138,9 +138,9 @@ pub fn scaffold(name: &str, parent: &Path) -> Result<PathBuf, ScaffoldError> {
         return Err(ScaffoldError::Exists(root));
     }
     std::fs::create_dir_all(parent).map_err(|e| ScaffoldError::Io {
-            path: parent.to_path_buf(),
-            source: e,
-        })?;
+        path: parent.to_path_buf(),
+        source: e,
+    })?;
     // `create_dir` (not `_all`) fails if the folder appeared meanwhile, so
     // nothing of someone else's is ever overwritten.
     std::fs::create_dir(&root).map_err(|e| match e.kind() {
@@ -156,9 +156,9 @@ pub fn scaffold(name: &str, parent: &Path) -> Result<PathBuf, ScaffoldError> {
         let path = root.join(rel);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| ScaffoldError::Io {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
+                path: dir.to_path_buf(),
+                source: e,
+            })?;
         }
         let text = text
             .replace(TEMPLATE_NAME, name)
@@ -227,7 +227,9 @@ pub fn cmd_check(args: &CheckArgs) -> ExitCode {
             return ExitCode::from(2);
         }
         Err(e) => {
-            eprintln!("error: --params is not JSON ({e}); give an object, like '{{\"model\":\"m\"}}'");
+            eprintln!(
+                "error: --params is not JSON ({e}); give an object, like '{{\"model\":\"m\"}}'"
+            );
             return ExitCode::from(2);
         }
     }
@@ -318,7 +320,10 @@ pub fn cmd_list() -> ExitCode {
         }
     }
     for path in found_plugins(&plugin_dir()) {
-        let label = path.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+        let label = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("plugin");
         match std::fs::read(&path) {
             Ok(wasm) => {
                 if !show(label, &wasm, &path.display().to_string()) {
@@ -385,7 +390,10 @@ mod tests {
             .iter()
             .find(|(rel, _)| *rel == "wit/plugin.wit")
             .unwrap();
-        assert!(wit.contains(&format!("package llm-perf:plugin@{};", super::super::WIT_VERSION)));
+        assert!(wit.contains(&format!(
+            "package llm-perf:plugin@{};",
+            super::super::WIT_VERSION
+        )));
     }
 
     #[test]

@@ -163,7 +163,11 @@ fn load(
     writeln!(out, "component: {} bytes", wasm.len())?;
     writeln!(out, "  exports: {}", list_or_none(&exports))?;
     if !wasi.is_empty() {
-        writeln!(out, "  other imports (they trap if called): {}", wasi.join(", "))?;
+        writeln!(
+            out,
+            "  other imports (they trap if called): {}",
+            wasi.join(", ")
+        )?;
         report.notes.push(
             "the plugin imports WASI interfaces (std links them); the runner defines them as traps, \
              so never print, read the environment, files or clocks"
@@ -182,7 +186,11 @@ fn load(
     writeln!(out, "info()")?;
     writeln!(out, "  name:        {}", i.name)?;
     writeln!(out, "  version:     {}", i.version)?;
-    writeln!(out, "  wit-version: {} (runner: {WIT_VERSION})", i.wit_version)?;
+    writeln!(
+        out,
+        "  wit-version: {} (runner: {WIT_VERSION})",
+        i.wit_version
+    )?;
     writeln!(out, "  framing:     {}", framing_of(i.framing))?;
     writeln!(out, "  description: {}", i.description)?;
     if i.name.trim().is_empty() {
@@ -240,10 +248,9 @@ fn requests(
             json |= h.name.eq_ignore_ascii_case("content-type") && h.value.contains("json");
         }
         if reqwest::Method::from_bytes(req.method.as_bytes()).is_err() || req.method.is_empty() {
-            report.problems.push(format!(
-                "{what}: `{}` is not an HTTP method",
-                req.method
-            ));
+            report
+                .problems
+                .push(format!("{what}: `{}` is not an HTTP method", req.method));
         }
         if !req.path.starts_with('/') {
             report.problems.push(format!(
