@@ -3,13 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use crate::mock::MockArgs;
-use crate::plugin::{self, PluginEngine, PluginLimits};
+use crate::plugin;
 use crate::run::{self, RunError, RunOptions};
 use crate::scenario::{self, Lang, Overrides};
 
@@ -45,8 +44,14 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PluginCommand {
-    /// List the built-in plugins with their versions.
+    /// List the built-in plugins and those in the plugin folder
+    /// ($LLM_PERF_PLUGIN_DIR, else ./plugins), with their versions.
     List,
+    /// Create a new plugin crate from the template.
+    New(plugin::sdk::NewArgs),
+    /// Load a built plugin, exercise it on samples and a fixture, and report
+    /// every problem (exit 1 when there are some).
+    Check(plugin::sdk::CheckArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -130,7 +135,9 @@ pub fn main_with(cli: Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Mock(args) => runtime_then(|| async move { crate::mock::serve(&args).await }),
-        Command::Plugin(PluginCommand::List) => cmd_plugin_list(),
+        Command::Plugin(PluginCommand::List) => plugin::sdk::cmd_list(),
+        Command::Plugin(PluginCommand::New(args)) => plugin::sdk::cmd_new(&args),
+        Command::Plugin(PluginCommand::Check(args)) => plugin::sdk::cmd_check(&args),
     }
 }
 
@@ -282,32 +289,4 @@ fn print_summary(out: &run::RunOutput) {
     println!();
     println!("report:  {}", out.dir.join("report.md").display());
     println!("results: {}", out.dir.join("results.json").display());
-}
-
-fn cmd_plugin_list() -> ExitCode {
-    let engine = match PluginEngine::new(plugin::default_cache_dir()) {
-        Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            return ExitCode::FAILURE;
-        }
-    };
-    println!("{:<20} {:<10} {:<6} description", "name", "version", "wit");
-    let mut status = ExitCode::SUCCESS;
-    for b in plugin::builtin::BUILTINS {
-        match plugin::Plugin::load(engine.clone(), b.name, b.wasm, PluginLimits::default()) {
-            Ok(p) => {
-                let i = p.info();
-                println!(
-                    "{:<20} {:<10} {:<6} {} (built-in)",
-                    i.name, i.version, i.wit_version, i.description
-                );
-            }
-            Err(e) => {
-                eprintln!("{}: {e}", b.name);
-                status = ExitCode::FAILURE;
-            }
-        }
-    }
-    status
 }

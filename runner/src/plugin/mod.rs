@@ -6,12 +6,15 @@
 //!   compile cache;
 //! - [`pool`] compiles a plugin once, keeps warm instances, and runs every
 //!   call under a deadline and a memory cap, keeping traps (faults) apart
-//!   from returned errors.
+//!   from returned errors;
+//! - [`sdk`] holds the commands for plugin authors (`runner plugin new |
+//!   check | list`).
 
 pub mod bindings;
 pub mod builtin;
 pub mod engine;
 pub mod pool;
+pub mod sdk;
 
 pub use bindings::{
     ChatMessage, Event, Frame, Framing, HttpRequest, PluginInfo, Prompt, RequestInput,
