@@ -95,11 +95,12 @@ live: { interval: 1s }
         // Users never exceed their number, and the window is the level's.
         assert!(l.concurrency.max <= u64::from(users));
         assert!(l.concurrency.mean > 0.0);
-        assert!(
-            (l.throughput.window_s - 1.0).abs() < 0.05,
-            "{:?}",
-            l.throughput
-        );
+        // Ramp-in and the steady window make up the 1 s load window; the
+        // steady window starts once every user had a response (≥ 125 ms).
+        let p = l.phases;
+        assert!((p.ramp_in_s + p.steady_s - 1.0).abs() < 0.05, "{p:?}");
+        assert!(p.ramp_in_s >= 0.124, "{p:?}");
+        assert_eq!(l.throughput.window_s, p.steady_s);
         assert!(l.throughput.chars_per_s > 0.0);
     }
     let lines = std::fs::read_to_string(out.dir.join("requests.jsonl")).unwrap();

@@ -38,12 +38,14 @@ fn fixture_dirs() -> Vec<(String, PathBuf)> {
     for entry in entries {
         let path = entry.expect("a directory entry").path();
         let fixtures = path.join("fixtures");
-        if fixtures.is_dir() {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("a UTF-8 folder name")
-                .to_string();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a UTF-8 folder name")
+            .to_string();
+        // Only built-ins: `template/` carries fixtures for authors, in the
+        // SDK's own format.
+        if fixtures.is_dir() && builtin::find(&name).is_some() {
             dirs.push((name, fixtures));
         }
     }
