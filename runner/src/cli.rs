@@ -1,4 +1,5 @@
-//! Command-line interface: `runner run | validate | schema | mock | plugin`.
+//! Command-line interface: `runner run | validate | schema | mock | plugin |
+//! report | compare`.
 //! `main` stays short; each subcommand is one function here.
 
 use std::path::{Path, PathBuf};
@@ -37,6 +38,11 @@ enum Command {
     /// Protocol plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Re-render a run's reports (report.md, report.html, summary.csv) from
+    /// its results.json, without re-running.
+    Report(crate::cli_report::ReportArgs),
+    /// Compare two runs level by level; exit 1 when a --fail-if gate trips.
+    Compare(crate::cli_report::CompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +90,9 @@ struct RunArgs {
     /// Hide the progress bars (live lines still print).
     #[arg(long)]
     quiet: bool,
+    /// Report templates here replace the built-in ones of the same name.
+    #[arg(long, value_name = "DIR")]
+    template_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -116,6 +125,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
         }
         Command::Mock(args) => runtime_then(|| async move { crate::mock::serve(&args).await }),
         Command::Plugin(PluginCommand::List) => cmd_plugin_list(),
+        Command::Report(args) => crate::cli_report::cmd_report(args),
+        Command::Compare(args) => crate::cli_report::cmd_compare(args),
     }
 }
 
@@ -177,6 +188,17 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Reports: English unless --lang says otherwise; templates checked now.
+    let report = match crate::cli_report::run_report_options(
+        args.template_dir.clone(),
+        args.overrides().lang,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -189,6 +211,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         hide_progress: args.quiet,
         cancel: cancel.clone(),
         cache_dir: plugin::default_cache_dir(),
+        report,
     };
     let outcome = rt.block_on(async move {
         tokio::spawn(stop_on_signal(cancel));
@@ -266,6 +289,7 @@ fn print_summary(out: &run::RunOutput) {
     }
     println!();
     println!("report:  {}", out.dir.join("report.md").display());
+    println!("html:    {}", out.dir.join("report.html").display());
     println!("results: {}", out.dir.join("results.json").display());
 }
 

@@ -7,9 +7,11 @@
 //! and [`output`] (requests.jsonl, results.json, report.md).
 
 pub mod cli;
+pub mod cli_report;
 pub mod clock;
 pub mod dataset;
 pub mod executor;
+pub mod fdlimit;
 pub mod framing;
 pub mod live;
 pub mod metrics;
@@ -21,4 +23,3 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod scenario;
-pub mod fdlimit;

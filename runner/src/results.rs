@@ -48,6 +48,10 @@ pub struct RunResults {
 pub struct ScenarioSummary {
     /// The scenario file, if any.
     pub file: Option<String>,
+    /// SHA-256 of the scenario file's bytes, hex; `None` for a run built
+    /// from flags alone.
+    #[serde(default)]
+    pub scenario_sha256: Option<String>,
     /// Target base URL (secrets redacted); `mock` for the embedded server.
     pub target: String,
     /// The embedded mock's settings, when it was the target.
