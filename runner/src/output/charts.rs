@@ -317,6 +317,13 @@ fn timeline(t: &Labels, levels: &[LevelResult]) -> Option<String> {
     if inflight.is_empty() {
         return None;
     }
+    // A long run (28 levels of 30 min) has ~50,000 seconds: thin each
+    // series to at most MAX_POINTS buckets, keeping the peak of in-flight
+    // and errors (spikes must stay visible) and the mean of chars/s.
+    let inflight = thin(&inflight, f64::max);
+    let errors = thin(&errors, f64::max);
+    let chars = thin(&chars, |a, b| a + b);
+    let chars = rescale_mean(chars, offset);
     let xmax = offset.max(1.0);
     let panels: [(String, Vec<(f64, f64)>); 3] = [
         (t.get("series_in_flight").into(), inflight),
@@ -382,6 +389,32 @@ fn timeline(t: &Labels, levels: &[LevelResult]) -> Option<String> {
         drawn.ok()?;
     }
     Some(svg)
+}
+
+/// Most points a timeline series keeps.
+const MAX_POINTS: usize = 900;
+
+/// Buckets of consecutive points folded with `fold`, at most MAX_POINTS;
+/// each bucket sits at its first x. With `+` as the fold, divide by the
+/// bucket width afterwards ([`rescale_mean`]).
+fn thin(pts: &[(f64, f64)], fold: fn(f64, f64) -> f64) -> Vec<(f64, f64)> {
+    let w = pts.len().div_ceil(MAX_POINTS).max(1);
+    pts.chunks(w)
+        .map(|c| (c[0].0, c.iter().map(|p| p.1).reduce(fold).unwrap_or(0.0)))
+        .collect()
+}
+
+/// Turns bucket sums back into per-second means (bucket width = the
+/// distance to the next bucket, the last one ending at `end`).
+fn rescale_mean(pts: Vec<(f64, f64)>, end: f64) -> Vec<(f64, f64)> {
+    let n = pts.len();
+    (0..n)
+        .map(|i| {
+            let next = if i + 1 < n { pts[i + 1].0 } else { end };
+            let width = (next - pts[i].0).max(1.0);
+            (pts[i].0, pts[i].1 / width)
+        })
+        .collect()
 }
 
 /// For sweeps: latency (TTFT and E2E p50) against output throughput, one

@@ -11,7 +11,7 @@ use super::charts::{self, Chart};
 use super::headline;
 use super::labels::{DEFINITIONS, Labels};
 use super::render::{ReportError, Templates};
-use super::rundir::{redact, write_atomic};
+use super::rundir::redact;
 use crate::results::RunResults;
 use crate::scenario::Lang;
 
@@ -259,13 +259,24 @@ pub fn write_reports(
         } else {
             bytes
         };
-        write_atomic(&path, &bytes).map_err(|source| ReportError::Io {
+        replace_file(&path, &bytes).map_err(|source| ReportError::Io {
             path: path.clone(),
             source,
         })?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half
+/// a report. Unlike results.json there is no fsync: a report lost to a power
+/// cut is re-rendered from results.json with `runner report`, and a dozen
+/// fsyncs would dominate the time of a re-render.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// SHA-256 of a file's bytes, lowercase hex; `None` when it cannot be read.
