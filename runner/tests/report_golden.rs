@@ -201,3 +201,35 @@ fn readme_documents_every_csv_column() {
     assert!(readme.contains("`token_source`") && readme.contains("`flags`"));
     assert!(csv_columns().len() > 60);
 }
+
+#[test]
+fn empty_runs_and_levels_without_successes_render() {
+    let mut r = output::read_results(&fixtures().join("results.json")).unwrap();
+    let l = &mut r.levels[0];
+    l.ok = 0;
+    l.errors = l.requests;
+    l.error_rate = 1.0;
+    l.ttft_ms = None;
+    l.ttft_first_event_ms = None;
+    l.tpot_ms = None;
+    l.itl_ms = None;
+    l.e2e_ms = None;
+    l.e2e_from_planned_ms = None;
+    l.user_chars_per_s = None;
+    l.output_chars = None;
+    l.output_tokens = None;
+    l.timeline.clear();
+    let files = output::render(&r, &ReportOptions::default()).unwrap().files;
+    let md = file(&files, "report.md");
+    assert!(md.contains("| 1 | 4/4 | - | - |"), "{md}");
+    let csv = file(&files, "summary.csv");
+    assert!(csv.lines().nth(1).unwrap().contains(",,"), "{csv}");
+
+    r.levels.clear();
+    r.interrupted = true;
+    let files = output::render(&r, &ReportOptions::default()).unwrap().files;
+    assert!(file(&files, "report.md").starts_with("# fixture (interrupted)"));
+    assert!(!files.iter().any(|(n, _)| n.ends_with(".svg")));
+    assert_eq!(file(&files, "summary.csv").lines().count(), 1);
+    assert!(file(&files, "report.html").contains("over 0 levels"));
+}
