@@ -1,4 +1,5 @@
-//! Command-line interface: `runner run | validate | schema | mock | plugin`.
+//! Command-line interface: `runner run | validate | schema | mock | plugin |
+//! report | compare`.
 //! `main` stays short; each subcommand is one function here.
 
 use std::path::{Path, PathBuf};
@@ -40,6 +41,11 @@ enum Command {
     /// Protocol plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Re-render a run's reports (report.md, report.html, summary.csv) from
+    /// its results.json, without re-running.
+    Report(crate::cli_report::ReportArgs),
+    /// Compare two runs level by level; exit 1 when a --fail-if gate trips.
+    Compare(crate::cli_report::CompareArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,6 +107,9 @@ struct RunArgs {
     /// Hide the progress bars (live lines still print).
     #[arg(long)]
     quiet: bool,
+    /// Report templates here replace the built-in ones of the same name.
+    #[arg(long, value_name = "DIR")]
+    template_dir: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -138,6 +147,8 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Plugin(PluginCommand::List) => plugin::sdk::cmd_list(),
         Command::Plugin(PluginCommand::New(args)) => plugin::sdk::cmd_new(&args),
         Command::Plugin(PluginCommand::Check(args)) => plugin::sdk::cmd_check(&args),
+        Command::Report(args) => crate::cli_report::cmd_report(args),
+        Command::Compare(args) => crate::cli_report::cmd_compare(args),
     }
 }
 
@@ -199,6 +210,17 @@ fn cmd_run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Reports: English unless --lang says otherwise; templates checked now.
+    let report = match crate::cli_report::run_report_options(
+        args.template_dir.clone(),
+        args.overrides().lang,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -211,6 +233,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         hide_progress: args.quiet,
         cancel: cancel.clone(),
         cache_dir: plugin::default_cache_dir(),
+        report,
     };
     let outcome = rt.block_on(async move {
         tokio::spawn(stop_on_signal(cancel));
@@ -288,5 +311,6 @@ fn print_summary(out: &run::RunOutput) {
     }
     println!();
     println!("report:  {}", out.dir.join("report.md").display());
+    println!("html:    {}", out.dir.join("report.html").display());
     println!("results: {}", out.dir.join("results.json").display());
 }

@@ -7,6 +7,7 @@
 //! and [`output`] (requests.jsonl, results.json, report.md).
 
 pub mod cli;
+pub mod cli_report;
 pub mod clock;
 pub mod dataset;
 pub mod executor;

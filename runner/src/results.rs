@@ -58,6 +58,10 @@ pub struct RunResults {
 pub struct ScenarioSummary {
     /// The scenario file, if any.
     pub file: Option<String>,
+    /// SHA-256 of the scenario file's bytes, hex; `None` for a run built
+    /// from flags alone.
+    #[serde(default)]
+    pub scenario_sha256: Option<String>,
     /// Target base URL (secrets redacted); `mock` for the embedded server.
     pub target: String,
     /// The embedded mock's settings, when it was the target.
@@ -119,7 +123,7 @@ pub struct Concurrency {
 /// How a level's load window divides: ramp-in (until every user has had
 /// its first response), the steady window (from there to the end of the
 /// load window), and the drain (requests still running after it).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Phases {
     /// Ramp-in, seconds: from the level's start until every user's first
     /// request had ended.
@@ -246,9 +250,12 @@ pub struct LevelResult {
     pub concurrency: Concurrency,
     /// Throughput over the steady window.
     pub throughput: Throughput,
-    /// Ramp-in, steady window and drain.
+    /// Ramp-in, steady window and drain (zeros in files written before
+    /// they were reported).
+    #[serde(default)]
     pub phases: Phases,
     /// Goodput, when the scenario sets SLOs.
+    #[serde(default)]
     pub goodput: Option<Goodput>,
     /// Where output token counts come from: `usage` (the server's usage
     /// report), `chunks` (content events counted, not tokens) or `mixed`.
@@ -278,7 +285,9 @@ pub struct LevelResult {
     /// Problems a reader must know about (concurrency short of target, ...).
     pub flags: Vec<String>,
     /// Per-second timeline of the level, drain included.
+    #[serde(default)]
     pub timeline: Vec<TimelinePoint>,
     /// vLLM `bench serve` key names for the figures above.
+    #[serde(default)]
     pub vllm: VllmCompat,
 }

@@ -48,6 +48,8 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// The plugin compile cache folder.
     pub cache_dir: Option<PathBuf>,
+    /// Which reports to write, in which language, from which templates.
+    pub report: output::ReportOptions,
 }
 
 /// What a finished run left behind.
@@ -175,6 +177,7 @@ async fn drive(
     let info = plugin.info().clone();
     let summary = ScenarioSummary {
         file: sc.source.as_ref().map(|p| p.display().to_string()),
+        scenario_sha256: sc.source.as_deref().and_then(output::file_sha256),
         target: match &sc.target.endpoint {
             Endpoint::Url(u) => output::redact(u, &sc.target.secrets),
             Endpoint::Mock(_) => format!("mock ({base_url})"),
@@ -329,10 +332,12 @@ async fn drive(
     let json = output::redact(&json, &sc.target.secrets);
     output::write_atomic(&dir.join("results.json"), json.as_bytes())
         .context("writing results.json")?;
-    let md = output::render_markdown(&results)
-        .map_err(|e| anyhow::anyhow!("rendering report.md: {e:#}"))?;
-    let md = output::redact(&md, &sc.target.secrets);
-    output::write_atomic(&dir.join("report.md"), md.as_bytes()).context("writing report.md")?;
+    output::write_reports(&dir, &results, &sc.target.secrets, &opts.report).map_err(|e| {
+        anyhow::anyhow!(
+            "writing the reports: {e}\n(results.json is saved; re-render with `runner report {}`)",
+            dir.join("results.json").display()
+        )
+    })?;
     Ok(RunOutput { dir, results })
 }
 

@@ -1,54 +1,324 @@
-//! The Markdown report, rendered by minijinja from `results.json`'s model.
-//! The template ships in `resources/templates/report.md.j2`.
+//! The reports of one run, all rendered from `results.json`'s model:
+//! `report.md` (with its charts as `chart-*.svg` beside it), `report.html`
+//! (one self-contained file, charts inline) and `summary.csv`.
 
-use minijinja::{Environment, Value};
+use std::path::{Path, PathBuf};
 
+use minijinja::Value;
+use serde::Serialize;
+
+use super::charts::{self, Chart};
+use super::headline;
+use super::labels::{DEFINITIONS, Labels};
+use super::render::{ReportError, Templates};
+use super::rundir::redact;
 use crate::results::RunResults;
+use crate::scenario::Lang;
 
-/// The built-in Markdown template.
-pub const MARKDOWN_TEMPLATE: &str = include_str!("../../../resources/templates/report.md.j2");
+/// Which report files to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Formats {
+    /// `report.md` and its `chart-*.svg` files.
+    pub md: bool,
+    /// `report.html`.
+    pub html: bool,
+    /// `summary.csv`.
+    pub csv: bool,
+}
 
-/// Formats a number with `digits` decimals; `-` for none.
-fn num(v: Value, digits: Option<usize>) -> String {
-    match f64::try_from(v) {
-        Ok(x) if x.is_finite() => format!("{:.*}", digits.unwrap_or(1), x),
-        _ => "-".to_string(),
+impl Formats {
+    /// Every format.
+    pub const ALL: Formats = Formats {
+        md: true,
+        html: true,
+        csv: true,
+    };
+
+    /// Parses `md,html,csv` (any subset, any order).
+    pub fn parse(list: &str) -> Result<Formats, String> {
+        let mut f = Formats {
+            md: false,
+            html: false,
+            csv: false,
+        };
+        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "md" | "markdown" => f.md = true,
+                "html" => f.html = true,
+                "csv" => f.csv = true,
+                other => {
+                    return Err(format!(
+                        "unknown report format `{other}`; use md, html, csv (comma-separated)"
+                    ));
+                }
+            }
+        }
+        if f == (Formats {
+            md: false,
+            html: false,
+            csv: false,
+        }) {
+            return Err("no report format given; use md, html, csv (comma-separated)".into());
+        }
+        Ok(f)
     }
 }
 
-/// Formats a ratio as a percentage with one decimal.
-fn pct(v: Value) -> String {
-    match f64::try_from(v) {
-        Ok(x) if x.is_finite() => format!("{:.1}%", x * 100.0),
-        _ => "-".to_string(),
+/// How reports are rendered.
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Which files.
+    pub formats: Formats,
+    /// Label language (English unless asked).
+    pub lang: Lang,
+    /// Folder whose templates replace the built-in ones of the same name.
+    pub template_dir: Option<PathBuf>,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            formats: Formats::ALL,
+            lang: Lang::En,
+            template_dir: None,
+        }
     }
 }
 
-/// One line of at most `n` chars, safe in a Markdown table cell.
-fn cell(v: String, n: Option<usize>) -> String {
-    let n = n.unwrap_or(160);
-    let flat: String = v
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .replace('|', "\\|");
-    if flat.chars().count() > n {
-        let cut: String = flat.chars().take(n).collect();
-        format!("{cut}…")
+impl ReportOptions {
+    /// Loads and parses the templates these options select, so a broken
+    /// user template is reported before a run starts rather than after.
+    pub fn check(&self) -> Result<(), ReportError> {
+        let t = Templates::new(self.template_dir.as_deref())?;
+        if self.formats.md {
+            t.check("report.md.j2")?;
+        }
+        if self.formats.html {
+            t.check("report.html.j2")?;
+        }
+        Ok(())
+    }
+}
+
+/// A headline figure at the top of the HTML report.
+#[derive(Debug, Serialize)]
+struct Kpi {
+    label: String,
+    value: String,
+    unit: &'static str,
+    note: String,
+}
+
+fn kpis(r: &RunResults, t: &Labels) -> Vec<Kpi> {
+    let mut out = Vec::new();
+    let at = |users: u32| t.get("kpi_at").replace("%s", &users.to_string());
+    let peak = |f: fn(&crate::results::LevelResult) -> f64| {
+        r.levels
+            .iter()
+            .max_by(|a, b| f(a).total_cmp(&f(b)))
+            .map(|l| (f(l), l.users))
+    };
+    if let Some((v, u)) = peak(|l| l.throughput.chars_per_s) {
+        out.push(Kpi {
+            label: format!("{} (总吞吐)", t.get("kpi_peak_throughput")),
+            value: format!("{v:.1}"),
+            unit: "chars/s",
+            note: at(u),
+        });
+    }
+    if let Some((v, u)) = peak(|l| l.throughput.output_tokens_per_s)
+        && v > 0.0
+    {
+        out.push(Kpi {
+            label: t.get("kpi_peak_tokens").to_string(),
+            value: format!("{v:.1}"),
+            unit: "tok/s",
+            note: at(u),
+        });
+    }
+    if let Some(l) = r
+        .levels
+        .iter()
+        .filter(|l| l.ttft_ms.is_some())
+        .min_by_key(|l| l.users)
+        && let Some(s) = l.ttft_ms
+    {
+        out.push(Kpi {
+            label: t.get("kpi_best_ttft").to_string(),
+            value: format!("{:.1}", s.p50),
+            unit: "ms",
+            note: at(l.users),
+        });
+    }
+    let requests: u64 = r.levels.iter().map(|l| l.requests).sum();
+    let errors: u64 = r.levels.iter().map(|l| l.errors).sum();
+    let levels = t.get("kpi_over").replace("%s", &r.levels.len().to_string());
+    out.push(Kpi {
+        label: format!("{} (问答/错误)", t.get("kpi_requests")),
+        value: format!("{requests}/{errors}"),
+        unit: "",
+        note: levels.clone(),
+    });
+    let rate = if requests > 0 {
+        errors as f64 / requests as f64
     } else {
-        flat
+        0.0
+    };
+    out.push(Kpi {
+        label: t.get("kpi_error_rate").to_string(),
+        value: format!("{:.2}", rate * 100.0),
+        unit: "%",
+        note: levels,
+    });
+    out
+}
+
+/// Whether any level carries a goodput figure.
+fn has_goodput(r: &RunResults) -> bool {
+    serde_json::to_value(&r.levels)
+        .ok()
+        .and_then(|v| v.as_array().cloned())
+        .is_some_and(|ls| {
+            ls.iter()
+                .any(|l| l.get("goodput").is_some_and(|g| !g.is_null()))
+        })
+}
+
+/// The template context: `r` (the results), `t` (labels), `charts`, `sha`
+/// (scenario hash), `kpis`, `definitions`, `has_goodput`.
+fn context(r: &RunResults, t: &Labels, charts: &[Chart]) -> Value {
+    minijinja::context! {
+        r => Value::from_serialize(r),
+        t => Value::from_serialize(t),
+        charts => Value::from_serialize(charts),
+        sha => r.scenario.scenario_sha256.clone(),
+        kpis => Value::from_serialize(kpis(r, t)),
+        definitions => Value::from_serialize(DEFINITIONS),
+        has_goodput => has_goodput(r),
     }
 }
 
-/// Renders the Markdown report.
-pub fn render_markdown(results: &RunResults) -> Result<String, minijinja::Error> {
-    let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.add_filter("num", num);
-    env.add_filter("pct", pct);
-    env.add_filter("cell", cell);
-    env.add_template("report.md", MARKDOWN_TEMPLATE)?;
-    env.get_template("report.md")?
-        .render(minijinja::context! { r => Value::from_serialize(results) })
+/// One rendered report, before it is written.
+pub struct Rendered {
+    /// `(file name, contents)` pairs, in writing order.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Renders the selected reports of `r` in memory.
+pub fn render(r: &RunResults, opts: &ReportOptions) -> Result<Rendered, ReportError> {
+    let templates = Templates::new(opts.template_dir.as_deref())?;
+    let t = Labels::new(opts.lang);
+    let charts = if opts.formats.md || opts.formats.html {
+        charts::charts(r, &t)
+    } else {
+        Vec::new()
+    };
+    let ctx = context(r, &t, &charts);
+    let mut files = Vec::new();
+    if opts.formats.md {
+        for c in &charts {
+            files.push((c.file.clone(), c.svg.clone().into_bytes()));
+        }
+        let md = templates.render("report.md.j2", ctx.clone())?;
+        files.push(("report.md".into(), md.into_bytes()));
+    }
+    if opts.formats.html {
+        let html = templates.render("report.html.j2", ctx)?;
+        files.push(("report.html".into(), html.into_bytes()));
+    }
+    if opts.formats.csv {
+        files.push((
+            "summary.csv".into(),
+            headline::summary_csv(&r.levels).into_bytes(),
+        ));
+    }
+    Ok(Rendered { files })
+}
+
+/// Renders the Markdown report with the built-in template, English labels.
+pub fn render_markdown(r: &RunResults) -> Result<String, ReportError> {
+    let t = Labels::new(Lang::En);
+    let charts = charts::charts(r, &t);
+    Templates::new(None)?.render("report.md.j2", context(r, &t, &charts))
+}
+
+/// Renders and writes the selected reports into `dir`, each file atomically,
+/// with every secret redacted. Returns the paths written.
+pub fn write_reports(
+    dir: &Path,
+    r: &RunResults,
+    secrets: &[String],
+    opts: &ReportOptions,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let rendered = render(r, opts)?;
+    let mut written = Vec::new();
+    for (name, bytes) in rendered.files {
+        let path = dir.join(&name);
+        let bytes = if secrets.iter().any(|s| !s.is_empty()) {
+            redact(&String::from_utf8_lossy(&bytes), secrets).into_bytes()
+        } else {
+            bytes
+        };
+        replace_file(&path, &bytes).map_err(|source| ReportError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half
+/// a report. Unlike results.json there is no fsync: a report lost to a power
+/// cut is re-rendered from results.json with `runner report`, and a dozen
+/// fsyncs would dominate the time of a re-render.
+fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// SHA-256 of a file's bytes, lowercase hex; `None` when it cannot be read.
+pub fn file_sha256(path: &Path) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
+/// Reads a results.json written by `runner run`.
+pub fn read_results(path: &Path) -> Result<RunResults, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Results {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse() {
+        assert_eq!(Formats::parse("md,html,csv"), Ok(Formats::ALL));
+        assert_eq!(
+            Formats::parse("csv"),
+            Ok(Formats {
+                md: false,
+                html: false,
+                csv: true
+            })
+        );
+        assert!(Formats::parse("pdf").unwrap_err().contains("pdf"));
+        assert!(Formats::parse("").is_err());
+    }
 }
