@@ -25,7 +25,7 @@ use crate::output::{self, RequestLog};
 use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
 use crate::progress::LiveView;
 use crate::results::{Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary};
-use crate::sample::Sample;
+use crate::sample::{ErrorClass, Sample};
 use crate::scenario::{Diagnostics, Endpoint, Scenario, Slo};
 
 /// How a run failed before it could produce results.
@@ -221,6 +221,7 @@ async fn drive(
         in_flight: InFlight::new(),
         cancel: opts.cancel.clone(),
         failure_backoff: sc.load.failure_backoff,
+        abort_reason: std::sync::Mutex::new(None),
     });
     let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
     view.println(&format!(
@@ -306,7 +307,10 @@ async fn drive(
             break;
         }
         if ctx.cancel.is_cancelled() {
-            stop_reason = Some("stopped by the user (Ctrl-C or SIGTERM)".to_string());
+            stop_reason = Some(
+                ctx.aborted()
+                    .unwrap_or_else(|| "stopped by the user (Ctrl-C or SIGTERM)".to_string()),
+            );
             break;
         }
     }
@@ -342,8 +346,14 @@ async fn drive(
 }
 
 /// The collector: the only consumer of samples.
+/// A run stops when this many requests in a row failed with
+/// `plugin_fault` and none has succeeded since: benchmarking a plugin that
+/// faults on every request would measure nothing.
+const PLUGIN_FAULT_LIMIT: u64 = 100;
+
 struct Collector {
     ctx: Arc<RunContext>,
+    faults_in_a_row: u64,
     slo: Slo,
     log: RequestLog,
     view: LiveView,
@@ -354,6 +364,19 @@ struct Collector {
 
 impl Collector {
     fn sample(&mut self, s: &Sample) {
+        match &s.failure {
+            None => self.faults_in_a_row = 0,
+            Some(f) if f.class == ErrorClass::PluginFault => {
+                self.faults_in_a_row += 1;
+                if self.faults_in_a_row == PLUGIN_FAULT_LIMIT {
+                    self.ctx.abort(format!(
+                        "the plugin faulted on {PLUGIN_FAULT_LIMIT} requests in a row and none succeeded; last fault: {}. Fix the plugin (try `runner plugin check`) and run again",
+                        f.message
+                    ));
+                }
+            }
+            Some(_) => {}
+        }
         if let Some((st, _)) = self.stats.as_mut() {
             st.add(s);
         }
@@ -379,6 +402,7 @@ async fn collect(
 ) -> RequestLog {
     let mut c = Collector {
         ctx,
+        faults_in_a_row: 0,
         slo,
         log,
         view,

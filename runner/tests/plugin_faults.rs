@@ -88,6 +88,10 @@ fn a_returned_error_is_not_a_fault() {
 }
 
 fn run_with_fault(dir: &Path, params: &str) -> RunResults {
+    run_with_fault_for(dir, params, "400ms", "40ms")
+}
+
+fn run_with_fault_for(dir: &Path, params: &str, duration: &str, backoff: &str) -> RunResults {
     std::fs::write(dir.join("prompts.txt"), "hello\n").unwrap();
     let wasm = builtin::test_plugin("test-faults");
     let yaml = format!(
@@ -98,10 +102,10 @@ target:
   plugin: {wasm}
   params: {params}
 dataset: {{ path: prompts.txt }}
-load: {{ levels: [2], duration: 400ms, failure_backoff: 20ms }}
+load: {{ levels: [2, 4], duration: {duration}, pause: 0s, failure_backoff: {backoff} }}
 output: {{ work_dir: . }}
 "#,
-        wasm = wasm.display()
+        wasm = wasm.display(),
     );
     let path = dir.join("faults.yaml");
     std::fs::write(&path, yaml).unwrap();
@@ -140,4 +144,22 @@ fn a_run_counts_plugin_faults_and_goes_on() {
         );
         assert!(!faults.example.is_empty());
     }
+}
+
+#[test]
+fn a_plugin_that_faults_on_every_request_stops_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A 60 s level that can only fault: the run stops long before its end,
+    // says why, and still writes its results.
+    let r = run_with_fault_for(tmp.path(), r#"{ fault: panic, at: feed }"#, "60s", "0s");
+    assert!(r.interrupted);
+    let reason = r.stop_reason.clone().unwrap_or_default();
+    assert!(
+        reason.contains("plugin faulted on 100 requests in a row"),
+        "{reason}"
+    );
+    assert_eq!(r.levels.len(), 1, "the second level never starts");
+    let l = &r.levels[0];
+    assert_eq!(l.ok, 0);
+    assert!(l.errors_by_class["plugin_fault"].count >= 100);
 }

@@ -54,6 +54,29 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Wait after a failed request before a user's next one.
     pub failure_backoff: Duration,
+    /// Why the run was stopped from inside (a plugin that faults on every
+    /// request); set before `cancel` is cancelled.
+    pub abort_reason: std::sync::Mutex<Option<String>>,
+}
+
+impl RunContext {
+    /// Stops the run from inside, keeping the first reason given.
+    pub fn abort(&self, reason: String) {
+        let mut r = self.abort_reason.lock().unwrap_or_else(|p| p.into_inner());
+        if r.is_none() {
+            *r = Some(reason);
+        }
+        drop(r);
+        self.cancel.cancel();
+    }
+
+    /// The reason given to [`RunContext::abort`], if any.
+    pub fn aborted(&self) -> Option<String> {
+        self.abort_reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// Builds the HTTP client used for a run: no connection cap, Nagle off, the
