@@ -27,11 +27,11 @@ impl PluginEngine {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
-        // Plugins are parsers with small heaps: a modest reservation keeps
-        // thousands of warm instances cheap in address space, and the
-        // explicit bounds checks it costs are a few instructions per access.
-        config.memory_reservation(64 << 20);
-        config.memory_guard_size(64 << 10);
+        // Memory keeps wasmtime's default 4 GiB reservation with guard
+        // pages, so compiled code needs no explicit bounds checks on the
+        // hot `feed` path. The reservation is address space only (10,000
+        // warm instances fit in the 128 TiB of a 64-bit process);
+        // `PluginLimits::memory_bytes` caps what an instance may really use.
         let cache_dir = cache_dir.filter(|d| d.is_absolute());
         if let Some(dir) = &cache_dir {
             let mut cache = CacheConfig::new();
