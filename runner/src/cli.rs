@@ -186,12 +186,13 @@ fn load_scenario(args: &RunArgs) -> Result<scenario::Scenario, scenario::Diagnos
 fn cmd_validate(path: &Path) -> ExitCode {
     match scenario::load(path, &Overrides::default()) {
         Ok(sc) => {
-            let levels: Vec<String> = sc.load.levels.iter().map(|l| l.users.to_string()).collect();
+            let phases: Vec<String> = sc.load.phases.iter().map(|p| p.describe()).collect();
             println!(
-                "{}: ok ({} levels: {} users)",
+                "{}: ok ({} phase{}: {})",
                 path.display(),
-                levels.len(),
-                levels.join(", ")
+                phases.len(),
+                if phases.len() == 1 { "" } else { "s" },
+                phases.join("; ")
             );
             ExitCode::SUCCESS
         }

@@ -23,4 +23,5 @@ pub mod results;
 pub mod run;
 pub mod sample;
 pub mod scenario;
+pub mod schedule;
 pub mod tokenizer;

@@ -55,12 +55,13 @@ impl LiveView {
         }
     }
 
-    /// A level starts at `now` (run-clock ns).
+    /// A level starts at `now` (run-clock ns); `total` is 0 when the number
+    /// of levels is not known yet (sweeps and searches plan as they go).
     pub fn start_level(
         &mut self,
         index: usize,
         total: usize,
-        users: u32,
+        label: &str,
         duration: Duration,
         now: u64,
     ) {
@@ -74,7 +75,11 @@ impl LiveView {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
-        bar.set_prefix(format!("level {}/{} {}u", index + 1, total, users));
+        bar.set_prefix(if total > 0 {
+            format!("level {}/{} {label}", index + 1, total)
+        } else {
+            format!("level {} {label}", index + 1)
+        });
         self.bar = Some(bar);
     }
 

@@ -49,8 +49,11 @@ pub struct RunResults {
     pub scenario: ScenarioSummary,
     /// The client machine.
     pub environment: Environment,
-    /// One entry per load level, in order.
+    /// One entry per load level (step of a phase), in order.
     pub levels: Vec<LevelResult>,
+    /// SLO searches, one per `search` phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub searches: Vec<SearchResult>,
 }
 
 /// The parts of the scenario a reader needs to interpret the figures.
@@ -290,4 +293,73 @@ pub struct LevelResult {
     /// vLLM `bench serve` key names for the figures above.
     #[serde(default)]
     pub vllm: VllmCompat,
+    /// Which phase and shape of load the level is a step of.
+    #[serde(default)]
+    pub step: StepInfo,
+    /// Multi-turn sessions: figures by turn index (turn 0 first). Empty for
+    /// single requests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_turn: Vec<TurnStats>,
+}
+
+/// The step of the schedule a level measured.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StepInfo {
+    /// Index of the scenario's phase (`load.phases`), from 0.
+    pub phase: u32,
+    /// `users` (closed loop), `ramp`, `rate` (open loop), `replay`,
+    /// `sweep`, `search`, or `saturate` (an automatic sweep's first step).
+    pub kind: String,
+    /// Short label: `64 users`, `20 req/s`, `1→64 users`.
+    pub label: String,
+    /// A warm-up step: excluded from headline figures.
+    pub warmup: bool,
+    /// Closed loop: the concurrency aimed at (time-weighted mean of active
+    /// users; the user count for a level).
+    pub target_users: Option<f64>,
+    /// Open loop: the mean arrival rate aimed at, req/s.
+    pub target_rate: Option<f64>,
+    /// Open loop: arrivals scheduled in the load window.
+    pub arrivals: u64,
+    /// Open loop: arrivals not sent because `max_in_flight` was reached
+    /// (`overflow: drop`).
+    pub dropped: u64,
+    /// Open loop: arrivals sent per second of the load window
+    /// ((arrivals − dropped) / window).
+    pub sent_rate: Option<f64>,
+    /// Search probes: whether the step met the objectives.
+    pub passed: Option<bool>,
+}
+
+/// Figures of one turn index across a level's sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TurnStats {
+    /// Turn index, from 0.
+    pub turn: u32,
+    /// Requests of this turn that ended.
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// TTFT of this turn's successful requests, ms (falls with prefix
+    /// caching as the history grows).
+    pub ttft_ms: Option<Summary>,
+    /// End-to-end latency, ms.
+    pub e2e_ms: Option<Summary>,
+}
+
+/// The outcome of an SLO search phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SearchResult {
+    /// Index of the phase.
+    pub phase: u32,
+    /// `rate` (req/s) or `users`.
+    pub over: String,
+    /// The highest value that met the objectives, if any did.
+    pub found: Option<f64>,
+    /// Relative precision asked for.
+    pub precision: f64,
+    /// Share of good requests a probe needed.
+    pub min_good: f64,
+    /// Every probe in order.
+    pub probes: Vec<crate::schedule::Probe>,
 }

@@ -16,17 +16,23 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
 use crate::dataset::{self, Dataset};
-use crate::executor::{self, LevelWindow, RunContext};
+use crate::dataset::Item;
+use crate::executor::{self, LevelWindow, Pacer, RunContext};
 use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
-use crate::metrics::{self, InFlight, LevelStats};
+use crate::metrics::{self, ByTurn, InFlight, LevelStats};
 use crate::mock::{self, MockServer};
 use crate::output::{self, RequestLog};
 use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
 use crate::progress::LiveView;
-use crate::results::{Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary};
+use crate::results::{
+    Environment, LevelResult, RESULTS_VERSION, RunResults, ScenarioSummary, SearchResult, StepInfo,
+};
 use crate::sample::{ErrorClass, Sample};
-use crate::scenario::{Diagnostics, Endpoint, Scenario, Slo};
+use crate::scenario::{
+    Diagnostic, Diagnostics, Endpoint, PhaseKind, Scenario, SearchOver, Slo, SweepOver,
+};
+use crate::schedule::{self, Search, Step, StepLoad};
 
 /// How a run failed before it could produce results.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +72,9 @@ enum Ctl {
     LevelStart {
         index: u32,
         total: u32,
+        /// Users whose first responses end the ramp-in (0: open loop, ramp).
         users: u32,
+        label: String,
         start: u64,
         end: u64,
         duration: Duration,
@@ -162,6 +170,11 @@ async fn drive(
     base_url: &str,
     started: chrono::DateTime<chrono::Local>,
 ) -> Result<RunOutput, RunError> {
+    // Traces are read before the run folder exists: a bad line is bad
+    // input, reported before anything is sent.
+    let traces = load_traces(sc, &data)?;
+    // Multi-turn datasets are replayed turn by turn, with the real replies.
+    let sessions = !data.sessions.is_empty();
     let dir = output::create_run_dir(
         &sc.output.work_dir,
         &sc.name,
@@ -197,12 +210,21 @@ async fn drive(
         dataset: data.path.display().to_string(),
         dataset_format: data.format.name().to_string(),
         dataset_items: data.items.len(),
-        levels: sc.load.levels.iter().map(|l| l.users).collect(),
+        levels: sc
+            .load
+            .phases
+            .iter()
+            .flat_map(|p| match &p.kind {
+                PhaseKind::Users { levels, .. } => levels.clone(),
+                _ => Vec::new(),
+            })
+            .collect(),
         level_duration_s: sc
             .load
-            .levels
+            .phases
             .first()
-            .map_or(0.0, |l| l.duration.as_secs_f64()),
+            .and_then(|p| p.duration)
+            .map_or(0.0, |d| d.as_secs_f64()),
     };
     let ctx = Arc::new(RunContext {
         clock: RunClock::start(),
@@ -221,6 +243,8 @@ async fn drive(
         in_flight: InFlight::new(),
         cancel: opts.cancel.clone(),
         failure_backoff: sc.load.failure_backoff,
+        keep_text: sessions,
+        sessions,
         abort_reason: std::sync::Mutex::new(None),
     });
     let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
@@ -232,7 +256,7 @@ async fn drive(
         info.version,
         dir.display()
     ));
-    let most_users = sc.load.levels.iter().map(|l| l.users).max().unwrap_or(0);
+    let most_users = sc.load.most_in_flight();
     let need = fdlimit::needed(most_users, matches!(sc.target.endpoint, Endpoint::Mock(_)));
     if let Some(limit) = fdlimit::raise_to_hard_limit()
         && limit < need
@@ -246,74 +270,97 @@ async fn drive(
     let (stx, srx) = mpsc::channel::<Sample>(16_384);
     let collector = tokio::spawn(collect(ctx.clone(), sc.slo, ctl_rx, srx, log, view));
 
-    let mut levels = Vec::new();
-    let mut stop_reason = None;
-    let total = sc.load.levels.len();
-    for (i, level) in sc.load.levels.iter().enumerate() {
-        if ctx.cancel.is_cancelled() {
-            break;
-        }
-        if i > 0 && !sc.load.pause.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(sc.load.pause) => {}
-                _ = ctx.cancel.cancelled() => break,
+    let mut steps = Steps {
+        sc,
+        ctx: ctx.clone(),
+        plugin: plugin.clone(),
+        tx,
+        stx,
+        levels: Vec::new(),
+        stop_reason: None,
+        total: planned_steps(sc),
+    };
+    let mut searches = Vec::new();
+    'phases: for (pi, phase) in sc.load.phases.iter().enumerate() {
+        let pi = pi as u32;
+        match &phase.kind {
+            PhaseKind::Sweep {
+                over:
+                    SweepOver::Auto {
+                        points,
+                        lowest,
+                        saturate_users,
+                    },
+                open,
+            } => {
+                let sat = schedule::user_step(phase, pi, "saturate", *saturate_users);
+                let Some(r) = steps.run(sat, None).await? else {
+                    break 'phases;
+                };
+                let most = r.throughput.requests_per_s;
+                for rate in schedule::auto_rates(most, *points, *lowest) {
+                    let step = schedule::rate_step(phase, pi, "sweep", rate, *open);
+                    if steps.run(step, None).await?.is_none() {
+                        break 'phases;
+                    }
+                }
             }
-        }
-        // Warm one instance per user (and a few spare) before the clock
-        // starts, so no request waits for an instantiation.
-        let want = level.users as usize + 8;
-        let p = plugin.clone();
-        tokio::task::spawn_blocking(move || p.prewarm(want))
-            .await
-            .context("plugin warm-up crashed")?
-            .map_err(|e| anyhow::anyhow!("plugin warm-up failed: {e}"))?;
-        let start = ctx.clock.now();
-        let end = start + level.duration.as_nanos() as u64;
-        let _ = tx
-            .send(Ctl::LevelStart {
-                index: i as u32,
-                total: total as u32,
-                users: level.users,
-                start,
-                end,
-                duration: level.duration,
-            })
-            .await;
-        let window = executor::closed_level(
-            ctx.clone(),
-            i as u32,
-            level.users,
-            start,
-            level.duration,
-            0x5eed_0000 + i as u64,
-            stx.clone(),
-        )
-        .await;
-        // Every user has returned, so all of this level's samples are in the
-        // sample channel before this message is sent.
-        let (reply, got) = oneshot::channel();
-        let _ = tx.send(Ctl::LevelEnd { window, reply }).await;
-        let result = got.await.context("collector stopped")?;
-        let stop = sc
-            .load
-            .early_stop
-            .then(|| metrics::early_stop::original_rules(&result))
-            .flatten();
-        levels.push(result);
-        if let Some(reason) = stop {
-            if i + 1 < total {
-                stop_reason = Some(format!("early stop after {reason}"));
+            PhaseKind::Search(spec) => {
+                let users = spec.over == SearchOver::Users;
+                let mut search = Search::new(
+                    spec.start,
+                    if users { 1.0 } else { spec.start.min(1.0) / 64.0 },
+                    spec.max,
+                    spec.precision,
+                    users,
+                );
+                let mut stopped = false;
+                while let Some(v) = search.next() {
+                    let step = if users {
+                        schedule::user_step(phase, pi, "search", v as u32)
+                    } else {
+                        schedule::rate_step(phase, pi, "search", v, spec.open)
+                    };
+                    let Some(r) = steps.run(step, None).await? else {
+                        stopped = true;
+                        break;
+                    };
+                    let passed = probe_passed(&r, spec.min_good);
+                    search.record(v, passed);
+                    if let Some(last) = steps.levels.last_mut() {
+                        last.step.passed = Some(passed);
+                    }
+                }
+                searches.push(SearchResult {
+                    phase: pi,
+                    over: if users { "users" } else { "rate" }.to_string(),
+                    found: search.found(),
+                    precision: spec.precision,
+                    min_good: spec.min_good,
+                    probes: search.probes().to_vec(),
+                });
+                if stopped {
+                    break 'phases;
+                }
             }
-            break;
-        }
-        if ctx.cancel.is_cancelled() {
-            stop_reason = Some(
-                ctx.aborted()
-                    .unwrap_or_else(|| "stopped by the user (Ctrl-C or SIGTERM)".to_string()),
-            );
-            break;
+            _ => {
+                let trace = traces.get(&pi);
+                let offsets = trace.map(|t| t.0.clone());
+                for step in schedule::expand(phase, pi, offsets) {
+                    if steps.run(step, trace.map(|t| t.1.clone())).await?.is_none() {
+                        break 'phases;
+                    }
+                }
+            }
         }
     }
+    let Steps {
+        tx,
+        stx,
+        levels,
+        stop_reason,
+        ..
+    } = steps;
     drop(tx);
     drop(stx);
     let mut log = collector.await.context("collector crashed")?;
@@ -331,6 +378,7 @@ async fn drive(
         scenario: summary,
         environment: environment(),
         levels,
+        searches,
     };
     let json = serde_json::to_string_pretty(&results).context("encoding results")?;
     let json = output::redact(&json, &sc.target.secrets);
@@ -358,6 +406,7 @@ struct Collector {
     log: RequestLog,
     view: LiveView,
     stats: Option<(LevelStats, f64)>,
+    by_turn: ByTurn,
     level_start: u64,
     log_failed: bool,
 }
@@ -379,6 +428,7 @@ impl Collector {
         }
         if let Some((st, _)) = self.stats.as_mut() {
             st.add(s);
+            self.by_turn.add(s);
         }
         self.view.on_sample(s);
         if !self.log_failed
@@ -407,6 +457,7 @@ async fn collect(
         log,
         view,
         stats: None,
+        by_turn: ByTurn::default(),
         level_start: 0,
         log_failed: false,
     };
@@ -417,18 +468,22 @@ async fn collect(
             Some(s) = samples.recv() => c.sample(&s),
             msg = ctl.recv() => match msg {
                 None => break,
-                Some(Ctl::LevelStart { index, total, users, start, end, duration }) => {
+                Some(Ctl::LevelStart { index, total, users, label, start, end, duration }) => {
                     c.level_start = start;
                     c.stats = Some((LevelStats::new(index, users, start, end, c.slo), duration.as_secs_f64()));
-                    c.view.start_level(index as usize, total as usize, users, duration, start);
+                    c.by_turn = ByTurn::default();
+                    c.view.start_level(index as usize, total as usize, &label, duration, start);
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {
                     while let Ok(s) = samples.try_recv() {
                         c.sample(&s);
                     }
                     c.view.end_level(c.ctx.clock.now());
-                    if let Some((st, dur)) = c.stats.take() {
-                        let _ = reply.send(st.finish(dur, (window.concurrency_mean, window.concurrency_max)));
+                    if let Some((mut st, dur)) = c.stats.take() {
+                        st.end_window(window.end);
+                        let mut r = st.finish(dur, (window.concurrency_mean, window.concurrency_max));
+                        r.by_turn = std::mem::take(&mut c.by_turn).finish();
+                        let _ = reply.send(r);
                     }
                     let _ = c.log.flush();
                 }
@@ -448,3 +503,236 @@ async fn collect(
     }
     c.log
 }
+
+/// Runs steps one after another, with the pause, the plugin warm-up, the
+/// collector handshake and the early-stop rules.
+struct Steps<'a> {
+    sc: &'a Scenario,
+    ctx: Arc<RunContext>,
+    plugin: Arc<Plugin>,
+    tx: mpsc::Sender<Ctl>,
+    stx: mpsc::Sender<Sample>,
+    levels: Vec<LevelResult>,
+    stop_reason: Option<String>,
+    total: u32,
+}
+
+impl Steps<'_> {
+    /// Runs `step` as the next level. `Ok(None)` when the run must stop
+    /// (stopped by the user, aborted, or an early-stop rule).
+    async fn run(
+        &mut self,
+        step: Step,
+        trace: Option<Arc<Vec<Item>>>,
+    ) -> Result<Option<LevelResult>, RunError> {
+        let ctx = self.ctx.clone();
+        let i = self.levels.len() as u32;
+        if ctx.cancel.is_cancelled() {
+            self.note_cancel();
+            return Ok(None);
+        }
+        if i > 0 && !self.sc.load.pause.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(self.sc.load.pause) => {}
+                _ = ctx.cancel.cancelled() => {
+                    self.note_cancel();
+                    return Ok(None);
+                }
+            }
+        }
+        // Warm one instance per request that can be in flight (and a few
+        // spare) before the clock starts, so no request waits for an
+        // instantiation.
+        let want = match &step.load {
+            StepLoad::Users { slots, .. } => slots.len(),
+            StepLoad::Open { open, .. } => open.cap.map_or(256, |c| c as usize),
+        } + 8;
+        let p = self.plugin.clone();
+        tokio::task::spawn_blocking(move || p.prewarm(want))
+            .await
+            .context("plugin warm-up crashed")?
+            .map_err(|e| anyhow::anyhow!("plugin warm-up failed: {e}"))?;
+        let start = ctx.clock.now();
+        let duration = step.duration.unwrap_or(Duration::ZERO);
+        // Closed-loop levels end their ramp-in when every user has had a
+        // response; ramps and open-loop steps have none.
+        let ramp_in_users = match &step.load {
+            StepLoad::Users { slots, .. } if step.kind != "ramp" => slots.len() as u32,
+            _ => 0,
+        };
+        let _ = self
+            .tx
+            .send(Ctl::LevelStart {
+                index: i,
+                total: self.total.max(i + 1),
+                users: ramp_in_users,
+                label: step.label.clone(),
+                start,
+                end: start + duration.as_nanos() as u64,
+                duration,
+            })
+            .await;
+        let window = executor::run_step(
+            ctx.clone(),
+            i,
+            &step,
+            start,
+            self.sc.load.drain,
+            Pacer::Thread,
+            trace,
+            self.stx.clone(),
+        )
+        .await;
+        // Every task of the step has returned, so all of its samples are in
+        // the sample channel before this message is sent.
+        let (reply, got) = oneshot::channel();
+        let _ = self.tx.send(Ctl::LevelEnd { window, reply }).await;
+        let mut result = got.await.context("collector stopped")?;
+        result.step = step_info(&step, &window);
+        if let Some(target) = result.step.target_users
+            && step.kind == "ramp"
+            && target > 0.0
+            && window.concurrency_mean < target * metrics::CONCURRENCY_FLAG_RATIO
+        {
+            result.flags.push(format!(
+                "concurrency short: achieved mean {:.1} of the ramp's mean target {:.1} users",
+                window.concurrency_mean, target
+            ));
+        }
+        if window.dropped > 0 {
+            result.flags.push(format!(
+                "{} of {} arrivals dropped: `max_in_flight` was reached (use `overflow: queue` to send them late instead)",
+                window.dropped, window.arrivals
+            ));
+        }
+        let stop = self
+            .sc
+            .load
+            .early_stop
+            .then(|| metrics::early_stop::original_rules(&result))
+            .flatten();
+        self.levels.push(result.clone());
+        if let Some(reason) = stop {
+            if i + 1 < self.total {
+                self.stop_reason = Some(format!("early stop after {reason}"));
+            }
+            return Ok(None);
+        }
+        if ctx.cancel.is_cancelled() {
+            self.note_cancel();
+            return Ok(None);
+        }
+        Ok(Some(result))
+    }
+
+    fn note_cancel(&mut self) {
+        if self.stop_reason.is_none() && self.ctx.cancel.is_cancelled() {
+            self.stop_reason = Some(
+                self.ctx
+                    .aborted()
+                    .unwrap_or_else(|| "stopped by the user (Ctrl-C or SIGTERM)".to_string()),
+            );
+        }
+    }
+}
+
+/// What results.json says about the step a level measured.
+fn step_info(step: &Step, w: &LevelWindow) -> StepInfo {
+    let window_s = w.end.saturating_sub(w.start) as f64 / 1e9;
+    let (target_users, target_rate, open) = match &step.load {
+        StepLoad::Users { target, .. } => (Some(*target), None, false),
+        StepLoad::Open { target_rate, .. } => (None, *target_rate, true),
+    };
+    StepInfo {
+        phase: step.phase,
+        kind: step.kind.to_string(),
+        label: step.label.clone(),
+        warmup: step.warmup,
+        target_users,
+        target_rate,
+        arrivals: w.arrivals,
+        dropped: w.dropped,
+        sent_rate: (open && window_s > 0.0)
+            .then(|| (w.arrivals - w.dropped) as f64 / window_s),
+        passed: None,
+    }
+}
+
+/// A search probe passes when it sent requests and at least `min_good` of
+/// them were good (succeeded and met every SLO).
+fn probe_passed(r: &LevelResult, min_good: f64) -> bool {
+    r.requests > 0 && r.goodput.as_ref().is_some_and(|g| g.good_fraction >= min_good)
+}
+
+/// Steps known before the run, for "level i/N" (sweeps and searches plan
+/// as they go and count as their known part).
+fn planned_steps(sc: &Scenario) -> u32 {
+    sc.load
+        .phases
+        .iter()
+        .map(|p| match &p.kind {
+            PhaseKind::Users { levels, .. } => levels.len(),
+            PhaseKind::Sweep { over, .. } => match over {
+                SweepOver::Rates(r) => r.len(),
+                SweepOver::Users(u) => u.len(),
+                SweepOver::Auto { points, .. } => *points as usize + 1,
+            },
+            _ => 1,
+        } as u32)
+        .sum()
+}
+
+/// Reads every replay phase's trace: its send offsets (scaled) and a
+/// request for each line. Bad lines are reported together, with their
+/// numbers, before anything is sent.
+fn load_traces(sc: &Scenario, data: &Dataset) -> Result<Traces, RunError> {
+    let mut out = Traces::new();
+    let corpus = dataset::Corpus::new(dataset::BUILTIN_CORPUS);
+    for (pi, phase) in sc.load.phases.iter().enumerate() {
+        let PhaseKind::Replay { path, speed, .. } = &phase.kind else {
+            continue;
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RunError::Invalid(Diagnostics::from(Diagnostic::in_file(
+                path,
+                format!("cannot read the trace: {e}"),
+            )))
+        })?;
+        let entries = schedule::replay::parse(&text).map_err(|problems| {
+            let mut d = Diagnostics::default();
+            for p in problems.iter().take(dataset::MAX_REPORTED) {
+                d.push(Diagnostic::at_line(path, p.line, p.message.clone()));
+            }
+            RunError::Invalid(d)
+        })?;
+        let mut items = Vec::with_capacity(entries.len());
+        for (n, e) in entries.iter().enumerate() {
+            let prompt = match (&e.prompt, e.input_len, &corpus) {
+                (Some(p), _, _) => p.clone(),
+                (None, Some(len), Some(corpus)) => corpus
+                    .text(n, len, data.tokenizer.as_deref())
+                    .map_err(|m| {
+                        RunError::Invalid(Diagnostics::from(Diagnostic::in_file(path, m)))
+                    })?,
+                _ => String::new(),
+            };
+            items.push(Item {
+                prompt: dataset::Prompt::Text(prompt),
+                max_tokens: e.output_len.unwrap_or(sc.dataset.default_max_tokens),
+                input_len: e.input_len.unwrap_or(0),
+                output_len: e.output_len,
+            });
+        }
+        out.insert(
+            pi as u32,
+            (
+                Arc::new(schedule::replay::offsets(&entries, *speed)),
+                Arc::new(items),
+            ),
+        );
+    }
+    Ok(out)
+}
+
+/// Replay phases' offsets and requests, by phase index.
+type Traces = std::collections::BTreeMap<u32, (Arc<Vec<u64>>, Arc<Vec<Item>>)>;

@@ -103,6 +103,10 @@ pub struct Sample {
     pub user: u32,
     /// Index of the dataset item sent.
     pub item: u32,
+    /// Turn index within a multi-turn session (0: the first, or a single
+    /// request).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub turn: u32,
     /// When the request was due: for a closed-loop user, when it became free.
     pub planned: u64,
     /// When the request was handed to the HTTP client.
@@ -127,6 +131,14 @@ pub struct Sample {
     pub end: u64,
     /// `None` for a success.
     pub failure: Option<Failure>,
+    /// The reply's content text, kept only when the run needs it (a
+    /// multi-turn session, a tokenizer count); never written out.
+    #[serde(skip)]
+    pub text: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Sample {

@@ -6,8 +6,18 @@ use std::time::Duration;
 
 use runner::dataset::{self, Prompt};
 use runner::scenario::{
-    self, DatasetFormat, Diagnostics, Endpoint, Lang, Level, Overrides, PluginRef, Timeouts,
+    self, DatasetFormat, Diagnostics, Endpoint, Lang, Overrides, PhaseKind, PluginRef, Scenario,
+    Timeouts,
 };
+
+/// The user counts and duration of a scenario's one closed-loop phase.
+fn levels(s: &Scenario) -> (Vec<u32>, Option<Duration>) {
+    assert_eq!(s.load.phases.len(), 1, "{:?}", s.load.phases);
+    match &s.load.phases[0].kind {
+        PhaseKind::Users { levels, .. } => (levels.clone(), s.load.phases[0].duration),
+        other => panic!("a users phase expected, got {other:?}"),
+    }
+}
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario")
@@ -84,11 +94,10 @@ fn full_scenario() {
         base.join("../../../../resources/testset.txt")
     );
     assert_eq!(s.dataset.default_max_tokens, 300);
-    let level = |users| Level {
-        users,
-        duration: Duration::from_secs(10),
-    };
-    assert_eq!(s.load.levels, vec![level(1), level(16), level(128)]);
+    assert_eq!(
+        levels(&s),
+        (vec![1, 16, 128], Some(Duration::from_secs(10)))
+    );
     assert_eq!(s.load.pause, Duration::from_millis(500));
     assert_eq!(s.load.failure_backoff, Duration::from_millis(250));
     assert_eq!(s.output.work_dir, base.join("out"));
@@ -110,16 +119,11 @@ fn defaults() {
     // format: auto sniffs the ceval sample.
     assert_eq!(s.dataset.format, DatasetFormat::Ceval);
     assert_eq!(s.dataset.default_max_tokens, 512);
-    let users: Vec<u32> = s.load.levels.iter().map(|l| l.users).collect();
+    let (users, duration) = levels(&s);
     assert_eq!(users, scenario::default_levels());
     assert_eq!(users.len(), 28);
     assert_eq!((users[0], users[27]), (1, 982));
-    assert!(
-        s.load
-            .levels
-            .iter()
-            .all(|l| l.duration == Duration::from_secs(1800))
-    );
+    assert_eq!(duration, Some(Duration::from_secs(1800)));
     assert_eq!(s.load.pause, Duration::from_secs(10));
     assert_eq!(s.load.failure_backoff, Duration::from_secs(1));
     assert_eq!(s.output.work_dir, PathBuf::from("."));
@@ -274,7 +278,7 @@ fn zero_pause_and_bare_seconds_are_fine() {
     let s = result.unwrap();
     assert_eq!(s.load.pause, Duration::ZERO);
     assert_eq!(s.load.failure_backoff, Duration::ZERO);
-    assert_eq!(s.load.levels[0].duration, Duration::from_millis(2500));
+    assert_eq!(levels(&s).1, Some(Duration::from_millis(2500)));
 }
 
 /// One variable name per test binary run, so no other test can see it.
@@ -352,11 +356,7 @@ fn overrides_replace_file_values() {
     assert_eq!(s.dataset.path, ceval);
     assert_eq!(s.dataset.format, DatasetFormat::Ceval);
     assert_eq!(s.dataset.default_max_tokens, 300, "kept from the file");
-    let level = |users| Level {
-        users,
-        duration: Duration::from_secs(7),
-    };
-    assert_eq!(s.load.levels, vec![level(3), level(5)]);
+    assert_eq!(levels(&s), (vec![3, 5], Some(Duration::from_secs(7))));
     assert_eq!(
         s.target.endpoint,
         Endpoint::Url("https://example.test:8443".into())
@@ -419,7 +419,7 @@ fn flags_alone() {
     let s = scenario::from_overrides(&overrides).unwrap();
     assert_eq!(s.source, None);
     assert_eq!(s.dataset.format, DatasetFormat::Lines);
-    assert_eq!(s.load.levels.len(), 1);
+    assert_eq!(levels(&s).0, vec![2]);
     let diagnostics = scenario::from_overrides(&Overrides::default()).unwrap_err();
     let shown = diagnostics.to_string();
     assert!(shown.contains("--url: error: no target given"), "{shown}");

@@ -100,8 +100,8 @@ impl Corpus {
     }
 
     /// Text of `length` units (tokens with a tokenizer, chars without) from
-    /// paragraph `start`.
-    fn text(
+    /// paragraph `start` (wrapping past the last).
+    pub fn text(
         &self,
         start: usize,
         length: u32,

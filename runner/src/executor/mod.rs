@@ -3,10 +3,12 @@
 //!
 //! [`RunContext`] holds what every request shares (client, plugin, dataset,
 //! clock, in-flight tracker); [`request::execute`] is the one work function;
-//! [`closed_level`] runs a closed-loop level on top of it.
+//! [`run_step`] runs one step of the schedule (closed-loop users or
+//! open-loop arrivals) on top of it.
 
-mod closed;
+mod drive;
 pub mod request;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +16,11 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
 
-pub use closed::{LevelWindow, closed_level};
+pub use drive::{LevelWindow, Pacer, run_step};
+pub use request::Meta;
 
 use crate::clock::RunClock;
-use crate::dataset::{Dataset, Prompt};
+use crate::dataset::{Dataset, Item, Prompt};
 use crate::framing::FramingKind;
 use crate::metrics::InFlight;
 use crate::plugin::{self, HttpRequest, Plugin, RequestInput};
@@ -54,6 +57,10 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Wait after a failed request before a user's next one.
     pub failure_backoff: Duration,
+    /// Keep each reply's text in its sample (multi-turn sessions need it).
+    pub keep_text: bool,
+    /// Replay the dataset's multi-turn sessions turn by turn.
+    pub sessions: bool,
     /// Why the run was stopped from inside (a plugin that faults on every
     /// request); set before `cancel` is cancelled.
     pub abort_reason: std::sync::Mutex<Option<String>>,
@@ -136,9 +143,8 @@ pub fn join_url(base: &reqwest::Url, path: &str) -> Result<reqwest::Url, String>
 }
 
 impl RunContext {
-    /// The plugin input for dataset item `item`.
-    pub fn input(&self, item: u32) -> RequestInput {
-        let it = &self.dataset.items[item as usize % self.dataset.items.len().max(1)];
+    /// The plugin input for an item.
+    pub fn input(&self, it: &Item) -> RequestInput {
         let prompt = match &it.prompt {
             Prompt::Text(t) => plugin::Prompt::Text(t.clone()),
             Prompt::Chat(msgs) => plugin::Prompt::Chat(

@@ -11,9 +11,11 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::time::{Instant, timeout_at};
 
+use tokio_util::sync::CancellationToken;
+
 use super::RunContext;
 use crate::framing::{Frame as WireFrame, Framer};
-use crate::plugin::{CallError, Event, Frame, Lease};
+use crate::plugin::{CallError, Event, Frame, Lease, RequestInput};
 use crate::sample::{ContentEvent, ErrorClass, Failure, Sample, Usage};
 
 /// How much of an error body is kept for the message.
@@ -115,6 +117,9 @@ fn apply(events: Vec<Event>, at: u64, s: &mut Sample) -> Option<Failure> {
                 let chars = t.chars().count() as u32;
                 if chars > 0 {
                     s.content.push(ContentEvent { at, chars });
+                    if let Some(text) = s.text.as_mut() {
+                        text.push_str(&t);
+                    }
                 }
             }
             Event::Reasoning(t) => s.reasoning_chars += t.chars().count() as u64,
@@ -132,15 +137,37 @@ fn apply(events: Vec<Event>, at: u64, s: &mut Sample) -> Option<Failure> {
     None
 }
 
-/// Sends one request for dataset item `item`, due at `planned` (run-clock
-/// ns), and records everything about it. Never fails: a failure is in the
-/// sample.
-pub async fn execute(ctx: &RunContext, level: u32, user: u32, item: u32, planned: u64) -> Sample {
+/// Who sends a request and when it was due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Meta {
+    /// Level (step) index.
+    pub level: u32,
+    /// Closed loop: the user; open loop: the arrival index.
+    pub user: u32,
+    /// Index of the dataset (or trace) item.
+    pub item: u32,
+    /// Turn index within a session (0 for single requests).
+    pub turn: u32,
+    /// When it was due, run-clock ns.
+    pub planned: u64,
+}
+
+/// Sends one request built from `input`, due at `meta.planned`, and records
+/// everything about it. `stop` cancels it (the run's stop, or a drain).
+/// Never fails: a failure is in the sample.
+pub async fn execute(
+    ctx: &RunContext,
+    meta: Meta,
+    input: RequestInput,
+    stop: &CancellationToken,
+) -> Sample {
     let mut s = Sample {
-        level,
-        user,
-        item,
-        planned,
+        level: meta.level,
+        user: meta.user,
+        item: meta.item,
+        turn: meta.turn,
+        planned: meta.planned,
+        text: ctx.keep_text.then(String::new),
         ..Default::default()
     };
     let mut lease = match ctx.plugin.checkout() {
@@ -152,7 +179,6 @@ pub async fn execute(ctx: &RunContext, level: u32, user: u32, item: u32, planned
             return s;
         }
     };
-    let input = ctx.input(item);
     let built = lease.build_request(&input);
     s.sent = ctx.clock.now();
     ctx.in_flight.begin(s.sent);
@@ -161,7 +187,14 @@ pub async fn execute(ctx: &RunContext, level: u32, user: u32, item: u32, planned
         Ok(req) => {
             tokio::select! {
                 f = exchange(ctx, &mut lease, req, &mut s) => f,
-                _ = ctx.cancel.cancelled() => Some(fail(ErrorClass::Cancelled, "the run was stopped")),
+                _ = stop.cancelled() => Some(fail(
+                    ErrorClass::Cancelled,
+                    if ctx.cancel.is_cancelled() {
+                        "the run was stopped"
+                    } else {
+                        "still running when the step ended (load.drain)"
+                    },
+                )),
             }
         }
     };

@@ -89,6 +89,12 @@ impl LevelStats {
         }
     }
 
+    /// Sets the end of the load window to when the load really stopped
+    /// (a request-count step, or a run stopped early).
+    pub fn end_window(&mut self, end: u64) {
+        self.window.1 = end.max(self.window.0);
+    }
+
     /// Requests that ended so far.
     pub fn requests(&self) -> u64 {
         self.requests
@@ -284,7 +290,13 @@ impl LevelStats {
         let (ws, we) = self.window;
         // Ramp-in lasts until every user has had its first response; the
         // steady window runs from there to the end of the load window.
-        let ramp_end = self.first_end.iter().copied().max().unwrap_or(u64::MAX);
+        // An open-loop step (users 0) has no ramp-in: its steady window is
+        // the whole load window.
+        let ramp_end = if self.first_end.is_empty() {
+            ws
+        } else {
+            self.first_end.iter().copied().max().unwrap_or(u64::MAX)
+        };
         let mut flags = Vec::new();
         let steady_start = if ramp_end < we {
             ramp_end.max(ws)
@@ -318,7 +330,7 @@ impl LevelStats {
         } else {
             0.0
         };
-        if ratio < CONCURRENCY_FLAG_RATIO {
+        if self.users > 0 && ratio < CONCURRENCY_FLAG_RATIO {
             flags.push(format!(
                 "concurrency short: achieved mean {:.1} of {} users ({:.1}%); the client or the server could not keep every user busy (see queue_delay and errors)",
                 concurrency.0,
@@ -406,6 +418,8 @@ impl LevelStats {
             flags,
             timeline: self.timeline.clone(),
             vllm,
+            step: Default::default(),
+            by_turn: Vec::new(),
         }
     }
 }

@@ -5,9 +5,11 @@ pub mod early_stop;
 mod inflight;
 mod level;
 mod summary;
+mod turns;
 mod window;
 
 pub use inflight::{InFlight, Mark};
 pub use level::{CONCURRENCY_FLAG_RATIO, LevelStats};
 pub use summary::{Dist, Summary};
+pub use turns::ByTurn;
 pub use window::{Buckets, Totals};

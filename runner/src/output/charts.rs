@@ -46,7 +46,9 @@ type DrawResult = Result<(), Box<dyn std::error::Error>>;
 /// Every chart the results have data for, in report order.
 pub fn charts(r: &RunResults, t: &Labels) -> Vec<Chart> {
     let mut out = Vec::new();
-    let levels = &r.levels;
+    // Warm-up steps are excluded from every headline figure.
+    let measured: Vec<LevelResult> = r.levels.iter().filter(|l| !l.step.warmup).cloned().collect();
+    let levels = &measured;
     let mut push = |id: &'static str, svg: Option<String>| {
         if let Some(svg) = svg {
             out.push(Chart {
@@ -58,8 +60,10 @@ pub fn charts(r: &RunResults, t: &Labels) -> Vec<Chart> {
         }
     };
     let users = |f: fn(&LevelResult) -> Option<f64>| -> Vec<(f64, f64)> {
+        // Charts against users hold the closed-loop levels of fixed size.
         levels
             .iter()
+            .filter(|l| l.step.kind.is_empty() || (l.step.target_users.is_some() && l.step.kind != "ramp"))
             .filter_map(|l| f(l).map(|v| (f64::from(l.users.max(1)), v)))
             .collect()
     };

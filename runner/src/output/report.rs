@@ -12,7 +12,16 @@ use super::headline;
 use super::labels::{DEFINITIONS, Labels};
 use super::render::{ReportError, Templates};
 use super::rundir::redact;
-use crate::results::RunResults;
+use crate::results::{LevelResult, RunResults};
+
+/// How much load a level applied, to find the lightest: its users, or its
+/// request rate for open-loop steps.
+fn load_of(l: &LevelResult) -> f64 {
+    l.step
+        .target_rate
+        .or(l.step.target_users)
+        .unwrap_or(f64::from(l.users))
+}
 use crate::scenario::Lang;
 
 /// Which report files to write.
@@ -111,12 +120,18 @@ struct Kpi {
 
 fn kpis(r: &RunResults, t: &Labels) -> Vec<Kpi> {
     let mut out = Vec::new();
-    let at = |users: u32| t.get("kpi_at").replace("%s", &users.to_string());
-    let peak = |f: fn(&crate::results::LevelResult) -> f64| {
-        r.levels
+    // Warm-up steps are excluded from every headline figure.
+    let measured: Vec<&LevelResult> = r.levels.iter().filter(|l| !l.step.warmup).collect();
+    let at = |l: &LevelResult| match l.step.kind.as_str() {
+        "" | "users" => t.get("kpi_at").replace("%s", &l.users.to_string()),
+        _ => l.step.label.clone(),
+    };
+    let peak = |f: fn(&LevelResult) -> f64| {
+        measured
             .iter()
+            .copied()
             .max_by(|a, b| f(a).total_cmp(&f(b)))
-            .map(|l| (f(l), l.users))
+            .map(|l| (f(l), l))
     };
     if let Some((v, u)) = peak(|l| l.throughput.chars_per_s) {
         out.push(Kpi {
@@ -136,23 +151,23 @@ fn kpis(r: &RunResults, t: &Labels) -> Vec<Kpi> {
             note: at(u),
         });
     }
-    if let Some(l) = r
-        .levels
+    if let Some(l) = measured
         .iter()
+        .copied()
         .filter(|l| l.ttft_ms.is_some())
-        .min_by_key(|l| l.users)
+        .min_by(|a, b| load_of(a).total_cmp(&load_of(b)))
         && let Some(s) = l.ttft_ms
     {
         out.push(Kpi {
             label: t.get("kpi_best_ttft").to_string(),
             value: format!("{:.1}", s.p50),
             unit: "ms",
-            note: at(l.users),
+            note: at(l),
         });
     }
-    let requests: u64 = r.levels.iter().map(|l| l.requests).sum();
-    let errors: u64 = r.levels.iter().map(|l| l.errors).sum();
-    let levels = t.get("kpi_over").replace("%s", &r.levels.len().to_string());
+    let requests: u64 = measured.iter().map(|l| l.requests).sum();
+    let errors: u64 = measured.iter().map(|l| l.errors).sum();
+    let levels = t.get("kpi_over").replace("%s", &measured.len().to_string());
     out.push(Kpi {
         label: format!("{} (问答/错误)", t.get("kpi_requests")),
         value: format!("{requests}/{errors}"),
@@ -185,7 +200,8 @@ fn has_goodput(r: &RunResults) -> bool {
 }
 
 /// The template context: `r` (the results), `t` (labels), `charts`, `sha`
-/// (scenario hash), `kpis`, `definitions`, `has_goodput`.
+/// (scenario hash), `kpis`, `definitions`, `has_goodput`, `open_loop`
+/// (whether any level is an open-loop step).
 fn context(r: &RunResults, t: &Labels, charts: &[Chart]) -> Value {
     minijinja::context! {
         r => Value::from_serialize(r),
@@ -195,6 +211,7 @@ fn context(r: &RunResults, t: &Labels, charts: &[Chart]) -> Value {
         kpis => Value::from_serialize(kpis(r, t)),
         definitions => Value::from_serialize(DEFINITIONS),
         has_goodput => has_goodput(r),
+        open_loop => r.levels.iter().any(|l| l.step.target_rate.is_some() || l.step.kind == "replay"),
     }
 }
 

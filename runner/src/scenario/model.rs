@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::dataset_model::DatasetSpec;
+use super::phase::Load;
 use crate::mock::MockConfig;
 
 /// A scenario, checked and complete.
@@ -110,28 +111,6 @@ pub struct Target {
     pub stream: bool,
     /// Timeouts.
     pub timeouts: Timeouts,
-}
-
-/// One closed-loop level: `users` users for `duration`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Level {
-    /// Concurrent users, at least 1.
-    pub users: u32,
-    /// How long the level runs, more than zero.
-    pub duration: Duration,
-}
-
-/// The load: closed-loop levels run in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Load {
-    /// At least one level.
-    pub levels: Vec<Level>,
-    /// Pause between two levels.
-    pub pause: Duration,
-    /// How long a user waits after a failed request before its next one.
-    pub failure_backoff: Duration,
-    /// Stop the ramp after a level that fails the original's rules.
-    pub early_stop: bool,
 }
 
 /// Where results go.

@@ -15,6 +15,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+use super::raw_load::LoadSection;
 use super::raw_dataset::{FieldsSection, SamplingSection, SyntheticSection, TurnsChoice};
 use super::tree::{Located, Node};
 use crate::mock::MockConfig;
@@ -155,28 +156,6 @@ pub enum FormatChoice {
     Conversations,
     /// Prompts drawn from a corpus with lengths from `synthetic`.
     Synthetic,
-}
-
-/// Closed-loop load levels, run in order.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct LoadSection {
-    /// Concurrent users of each level, each at least 1. Default: the original
-    /// tool's ramp 1, 4, 7, ..., 982 (start at 1, then
-    /// `n = max(n + 3, ceil(1.2 n))` while `n < 1024`).
-    pub levels: Option<Located<Vec<Located<LevelUsers>>>>,
-    /// How long each level runs; more than zero. Default: `1800s`.
-    pub duration: Option<Located<DurationText>>,
-    /// Pause between two levels. Default: `10s`.
-    pub pause: Option<Located<DurationText>>,
-    /// How long a user waits after a failed request before its next one.
-    /// Default: `1s`.
-    pub failure_backoff: Option<Located<DurationText>>,
-    /// Stop the ramp after a level that fails the original tool's rules:
-    /// errors / requests > 0.8, mean TTFT > 100 s, or mean per-user speed
-    /// < 1 char/s. Default: on when the levels are the default ramp or any
-    /// of the original's flags is given, off otherwise.
-    pub early_stop: Option<bool>,
 }
 
 /// Where results go.

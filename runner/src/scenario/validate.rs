@@ -12,7 +12,7 @@ use super::duration;
 use super::raw::{DurationText, LangChoice, ScenarioFile};
 use super::target;
 use super::tree::{Located, Pos};
-use super::{Lang, Level, Live, Load, Output, Overrides, Scenario, Slo};
+use super::{Lang, Live, Output, Overrides, Scenario, Slo};
 
 /// Where the raw scenario came from and how to resolve what it names.
 pub struct Context<'a> {
@@ -91,9 +91,6 @@ pub fn default_levels() -> Vec<u32> {
 }
 
 const DEFAULT_NAME: &str = "benchmark";
-const DEFAULT_LEVEL_DURATION: Duration = Duration::from_secs(1800);
-const DEFAULT_PAUSE: Duration = Duration::from_secs(10);
-const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 const DEFAULT_LIVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Validates a raw scenario with its overrides applied.
@@ -121,7 +118,13 @@ pub fn validate(
         .unwrap_or_default();
     let target = target::validate(raw.target, overrides.url.as_deref(), cx, report);
     let dataset = super::dataset::validate(raw.dataset, overrides, cx, report);
-    let load = load(raw.load.unwrap_or_default(), overrides, report);
+    let load = super::load_section::load(
+        raw.load.unwrap_or_default(),
+        overrides,
+        cx,
+        target.timeouts.total,
+        report,
+    );
     let output = output(
         raw.output.unwrap_or_default().work_dir,
         overrides,
@@ -200,101 +203,6 @@ pub fn duration_at(
             report.at(value.pos, format!("{message} for `{key}`"), duration::HELP);
             default
         }
-    }
-}
-
-fn load(raw: super::raw::LoadSection, overrides: &Overrides, report: &mut Report<'_>) -> Load {
-    // The original's rules stop its ramp; they stay on wherever a run looks
-    // like the original's: its default ramp, or any of its flags.
-    let original_flags = overrides.test_runs.is_some()
-        || overrides.test_duration.is_some()
-        || overrides.test_set.is_some()
-        || overrides.name.is_some()
-        || overrides.description.is_some()
-        || overrides.work_dir.is_some();
-    let default_ramp = overrides.test_runs.is_none() && raw.levels.is_none();
-    let early_stop = raw.early_stop.unwrap_or(default_ramp || original_flags);
-    let users: Vec<u32> = match &overrides.test_runs {
-        Some(runs) => {
-            if runs.is_empty() {
-                report.flag(
-                    "--test-runs",
-                    "no levels given",
-                    "list the users of each level: --test-runs 1 4 16",
-                );
-            }
-            if runs.contains(&0) {
-                report.flag(
-                    "--test-runs",
-                    "a level of 0 users",
-                    "every level needs at least 1 user: --test-runs 1 4 16",
-                );
-            }
-            runs.iter().copied().filter(|&n| n > 0).collect()
-        }
-        None => match raw.levels {
-            Some(levels) => {
-                if levels.value.is_empty() {
-                    report.at(
-                        levels.pos,
-                        "`load.levels` is empty",
-                        "list the users of each level, e.g. `levels: [1, 16, 128]`, or remove the key for the default ramp",
-                    );
-                }
-                levels
-                    .value
-                    .into_iter()
-                    .filter(|n| {
-                        if n.value.0 == 0 {
-                            report.at(
-                                n.pos,
-                                "a level of 0 users in `load.levels`",
-                                "every level needs at least 1 user",
-                            );
-                        }
-                        n.value.0 > 0
-                    })
-                    .map(|n| n.value.0)
-                    .collect()
-            }
-            None => default_levels(),
-        },
-    };
-    let level_duration = match overrides.test_duration {
-        Some(0) => {
-            report.flag(
-                "--test-duration",
-                "a level duration of 0 seconds",
-                "give the seconds each level runs, e.g. --test-duration 60",
-            );
-            DEFAULT_LEVEL_DURATION
-        }
-        Some(secs) => Duration::from_secs(secs),
-        None => duration_at(
-            report,
-            raw.duration,
-            "load.duration",
-            DEFAULT_LEVEL_DURATION,
-            false,
-        ),
-    };
-    Load {
-        levels: users
-            .into_iter()
-            .map(|users| Level {
-                users,
-                duration: level_duration,
-            })
-            .collect(),
-        pause: duration_at(report, raw.pause, "load.pause", DEFAULT_PAUSE, true),
-        failure_backoff: duration_at(
-            report,
-            raw.failure_backoff,
-            "load.failure_backoff",
-            DEFAULT_BACKOFF,
-            true,
-        ),
-        early_stop,
     }
 }
 

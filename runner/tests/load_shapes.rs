@@ -1,0 +1,276 @@
+//! Shapes of load end to end, through the real WASM plugin against the
+//! embedded mock (or a small server in the test) on 127.0.0.1: open-loop
+//! rates on an absolute timeline, the in-flight cap, trace replay, ramps,
+//! warm-up, drains and multi-turn sessions. Times are checked exactly where
+//! the schedule fixes them (planned sends) and as lower bounds where the
+//! server does; speed is never asserted.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use runner::results::RunResults;
+use runner::run::{self, RunOptions};
+use runner::scenario::{self, Overrides};
+use serde_json::Value;
+
+const MS: u64 = 1_000_000;
+
+/// Runs `yaml` (a scenario in a fresh folder holding `prompts.txt` and any
+/// `files`) and returns its results and requests.jsonl lines.
+async fn run_yaml(yaml: &str, files: &[(&str, &str)]) -> (RunResults, Vec<Value>, std::path::PathBuf, tempfile::TempDir) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("prompts.txt"), "你好\nWrite a haiku about autumn.\n").unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let sc = scenario::load(&path, &Overrides::default()).unwrap_or_else(|d| panic!("{d}"));
+    let opts = RunOptions {
+        hide_progress: true,
+        cache_dir: Some(dir.join("cache")),
+        ..Default::default()
+    };
+    let out = tokio::time::timeout(Duration::from_secs(60), run::run(sc, opts))
+        .await
+        .expect("the run ends in time")
+        .expect("the run succeeds");
+    let requests = read_requests(&out.dir);
+    (out.results, requests, out.dir, tmp)
+}
+
+fn read_requests(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn field(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or_else(|| panic!("no {k} in {v}"))
+}
+
+fn planned_offsets(reqs: &[Value]) -> Vec<u64> {
+    let mut p: Vec<u64> = reqs.iter().map(|r| field(r, "planned")).collect();
+    p.sort_unstable();
+    let first = p[0];
+    p.iter().map(|x| x - first).collect()
+}
+
+const MOCK: &str = "target:\n  mock: { ttft_ms: 5, gap_ms: 1, output_tokens: 4 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_constant_rate_plans_every_send_on_an_absolute_timeline() {
+    let yaml = format!(
+        "{MOCK}load:\n  pause: 0s\n  phases:\n    - rate: 40\n      arrival: constant\n      duration: 1s\n"
+    );
+    let (r, reqs, _, _tmp) = run_yaml(&yaml, &[]).await;
+    assert_eq!(r.levels.len(), 1);
+    let l = &r.levels[0];
+    assert_eq!(l.step.kind, "rate");
+    assert_eq!(l.step.label, "40 req/s");
+    assert_eq!(l.step.target_rate, Some(40.0));
+    assert_eq!(l.step.arrivals, 40);
+    assert_eq!(l.step.dropped, 0);
+    assert_eq!(l.requests, 40);
+    assert_eq!(l.errors, 0, "{:?}", l.errors_by_class);
+    let want: Vec<u64> = (0..40).map(|i| i * 25 * MS).collect();
+    assert_eq!(planned_offsets(&reqs), want, "planned sends are exact");
+    for q in &reqs {
+        assert!(field(q, "sent") >= field(q, "planned"), "never sent before due");
+    }
+    assert!(l.queue_delay_ms.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_cap_drops_arrivals_or_queues_them() {
+    let slow = "target:\n  mock: { ttft_ms: 300, gap_ms: 1, output_tokens: 2 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
+    let yaml = format!(
+        "{slow}load:\n  phases:\n    - rate: 50\n      arrival: constant\n      duration: 600ms\n      max_in_flight: 2\n"
+    );
+    let (r, reqs, dir, _tmp) = run_yaml(&yaml, &[]).await;
+    let l = &r.levels[0];
+    assert_eq!(l.step.arrivals, 30);
+    assert!(l.step.dropped >= 20, "{:?}", l.step);
+    assert_eq!(l.requests + l.step.dropped, l.step.arrivals);
+    assert_eq!(reqs.len() as u64, l.requests);
+    assert!(l.concurrency.max <= 2);
+    assert!(l.flags.iter().any(|f| f.contains("dropped")), "{:?}", l.flags);
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("Open-loop arrivals"), "{report}");
+
+    let yaml = format!(
+        "{slow}load:\n  phases:\n    - rate: 50\n      arrival: constant\n      requests: 6\n      max_in_flight: 2\n      overflow: queue\n"
+    );
+    let (r, reqs, _, _tmp) = run_yaml(&yaml, &[]).await;
+    let l = &r.levels[0];
+    assert_eq!((l.step.arrivals, l.step.dropped, l.requests), (6, 0, 6));
+    assert_eq!(l.errors, 0, "{:?}", l.errors_by_class);
+    // Two at a time, each at least 300 ms: the fifth and sixth waited for
+    // a slot at least 600 ms − 80 ms after they were due.
+    let q = l.queue_delay_ms.unwrap();
+    assert!(q.max >= 500.0, "queue delay shows the wait: {q:?}");
+    assert_eq!(planned_offsets(&reqs), vec![0, 20 * MS, 40 * MS, 60 * MS, 80 * MS, 100 * MS]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_is_replayed_at_its_offsets() {
+    let trace = "{\"offset_ms\": 400, \"input_len\": 20, \"output_len\": 3}\n{\"offset_ms\": 0, \"prompt\": \"hello\"}\n{\"offset_ms\": 150, \"input_len\": 10}\n";
+    let yaml = format!("{MOCK}load:\n  phases:\n    - replay: trace.jsonl\n      speed: 2\n");
+    let (r, reqs, _, _tmp) = run_yaml(&yaml, &[("trace.jsonl", trace)]).await;
+    let l = &r.levels[0];
+    assert_eq!(l.step.kind, "replay");
+    assert_eq!((l.step.arrivals, l.requests, l.errors), (3, 3, 0));
+    assert_eq!(planned_offsets(&reqs), vec![0, 75 * MS, 200 * MS]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_trace_line_is_reported_before_anything_is_sent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("prompts.txt"), "你好\n").unwrap();
+    std::fs::write(dir.join("trace.jsonl"), "{\"offset_ms\": 0, \"input_len\": 3}\n{\"offset_ms\": \"soon\"}\n").unwrap();
+    let path = dir.join("s.yaml");
+    std::fs::write(&path, format!("{MOCK}load:\n  phases:\n    - replay: trace.jsonl\n")).unwrap();
+    let sc = scenario::load(&path, &Overrides::default()).unwrap();
+    let err = run::run(sc, RunOptions { hide_progress: true, ..Default::default() })
+        .await
+        .expect_err("a bad trace fails the run");
+    let shown = err.to_string();
+    assert!(shown.contains("trace.jsonl:2"), "{shown}");
+    assert!(shown.contains("offset_ms"), "{shown}");
+    assert!(!dir.join("output").exists(), "no run folder for bad input");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ramp_starts_users_over_its_duration() {
+    let yaml = format!("{MOCK}load:\n  phases:\n    - ramp: {{ from: 1, to: 4 }}\n      duration: 900ms\n");
+    let (r, reqs, _, _tmp) = run_yaml(&yaml, &[]).await;
+    let l = &r.levels[0];
+    assert_eq!(l.step.kind, "ramp");
+    assert_eq!(l.step.label, "1→4 users");
+    // n(t) = 1 + 3t/0.9 s: user 1 from 300 ms, user 2 from 600 ms; user 3
+    // would start at the very end.
+    let first = |user: u64| {
+        reqs.iter()
+            .filter(|q| field(q, "user") == user)
+            .map(|q| field(q, "planned"))
+            .min()
+    };
+    let t0 = first(0).unwrap();
+    assert!(first(1).unwrap() - t0 >= 300 * MS - MS);
+    assert!(first(2).unwrap() - t0 >= 600 * MS - MS);
+    assert_eq!(first(3), None);
+    // The slots hold whole users: 1, 2, 3 for a third of the time each.
+    let target = l.step.target_users.unwrap();
+    assert!((target - 2.0).abs() < 0.01, "mean target {target}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warmup_is_marked_and_left_out_of_the_headline() {
+    let yaml = format!(
+        "{MOCK}load:\n  pause: 0s\n  phases:\n    - users: [1]\n      requests: 3\n      warmup: true\n    - sweep: {{ rates: [20, 40] }}\n      duration: 500ms\n"
+    );
+    let (r, _, dir, _tmp) = run_yaml(&yaml, &[]).await;
+    assert_eq!(r.levels.len(), 3);
+    assert!(r.levels[0].step.warmup);
+    assert_eq!(r.levels[0].requests, 3, "a request-count step sends exactly that many");
+    assert!(!r.levels[1].step.warmup);
+    assert_eq!(r.levels[1].step.label, "20 req/s");
+    assert_eq!(r.levels[2].step.label, "40 req/s");
+    assert_eq!(r.levels[2].step.kind, "sweep");
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(md.contains("| 1 (warm-up) |"), "{md}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let measured: u64 = r.levels[1..].iter().map(|l| l.requests).sum();
+    assert!(
+        html.contains(&format!("{measured}/0")),
+        "the headline counts the measured levels only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drain_cancels_what_is_still_running() {
+    // Each reply takes 20 ms + 40 × 100 ms: far longer than the 300 ms step.
+    let long = "target:\n  mock: { ttft_ms: 20, gap_ms: 100, output_tokens: 40 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
+    for drain in ["drain: cancel", "drain: wait\n  drain_timeout: 200ms"] {
+        let yaml = format!("{long}load:\n  {drain}\n  phases:\n    - users: [2]\n      duration: 300ms\n");
+        let (r, _, _, _tmp) = run_yaml(&yaml, &[]).await;
+        let l = &r.levels[0];
+        assert_eq!(l.requests, 2, "{drain}");
+        assert_eq!(
+            l.errors_by_class.get("cancelled").map(|e| e.count),
+            Some(2),
+            "{drain}: {:?}",
+            l.errors_by_class
+        );
+        assert!(
+            l.errors_by_class["cancelled"].example.contains("load.drain"),
+            "a drain is told apart from a stopped run"
+        );
+        assert!(!r.interrupted);
+    }
+}
+
+/// A chat server that answers every request with a numbered reply and
+/// keeps the request bodies.
+async fn recording_server(bodies: Arc<Mutex<Vec<Value>>>) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |body: axum::Json<Value>| {
+            let bodies = bodies.clone();
+            async move {
+                let n = {
+                    let mut b = bodies.lock().unwrap();
+                    b.push(body.0);
+                    b.len()
+                };
+                let text = format!("reply number {n}");
+                let sse = format!(
+                    "data: {{\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{text}\"}}}}]}}\n\ndata: [DONE]\n\n"
+                );
+                ([("content-type", "text/event-stream")], sse)
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_sends_the_real_reply_back_in_the_next_turn() {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let url = recording_server(bodies.clone()).await;
+    let convo = "{\"system\": \"Be brief.\", \"turns\": [\"First question\", {\"user\": \"Follow-up\", \"think_s\": 0.2}]}\n";
+    let yaml = format!(
+        "target:\n  url: {url}\n  plugin: openai-chat\n  params: {{ model: m }}\ndataset: {{ format: conversations, path: convo.jsonl }}\noutput: {{ work_dir: . }}\nload:\n  phases:\n    - users: [1]\n      requests: 1\n"
+    );
+    let (r, reqs, _, _tmp) = run_yaml(&yaml, &[("convo.jsonl", convo)]).await;
+    let bodies = bodies.lock().unwrap().clone();
+    assert_eq!(bodies.len(), 2, "one session of two turns");
+    let second = &bodies[1]["messages"];
+    let roles: Vec<&str> = second
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    assert_eq!(second[2]["content"], "reply number 1", "turn 1's real reply");
+    assert_eq!(second[3]["content"], "Follow-up");
+    // Turn 2 is due 200 ms of think time after turn 1's reply ended.
+    let turn = |t: u64| reqs.iter().find(|q| q["turn"].as_u64().unwrap_or(0) == t).unwrap();
+    assert_eq!(field(turn(1), "planned"), field(turn(0), "end") + 200 * MS);
+    let l = &r.levels[0];
+    assert_eq!(l.requests, 2);
+    assert_eq!(l.by_turn.len(), 2);
+    assert_eq!((l.by_turn[0].turn, l.by_turn[1].turn), (0, 1));
+}
