@@ -52,7 +52,7 @@ pub struct RunResults {
     /// One entry per load level (step of a phase), in order.
     pub levels: Vec<LevelResult>,
     /// SLO searches, one per `search` phase.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub searches: Vec<SearchResult>,
 }
 
@@ -298,7 +298,7 @@ pub struct LevelResult {
     pub step: StepInfo,
     /// Multi-turn sessions: figures by turn index (turn 0 first). Empty for
     /// single requests.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub by_turn: Vec<TurnStats>,
 }
 

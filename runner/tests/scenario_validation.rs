@@ -184,7 +184,7 @@ fn unknown_keys_suggest_the_nearest() {
     assert!(errs[0].contains("unknown key `levles` in `load`\n  help: did you mean `levels`?"));
     assert!(errs[1].contains("did you mean `pause`?"));
     assert!(
-        errs[2].contains("help: valid keys here: `duration`"),
+        errs[2].contains("help: valid keys here: `drain`, `drain_timeout`, `duration`"),
         "{}",
         errs[2]
     );
@@ -399,8 +399,8 @@ fn bad_flag_values_are_reported_with_the_flag() {
             "--name",
             "--url",
             "--test-set",
-            "--test-runs",
-            "--test-duration"
+            "--test-duration",
+            "--test-runs"
         ],
         "{diagnostics}"
     );

@@ -335,6 +335,8 @@ fn phase(
             false,
         )),
         (None, Some(_)) => None,
+        // A trace ends with its last line.
+        (None, None) if kind_name == "replay" => None,
         (None, None) => Some(default_duration),
     };
     let need_duration = |report: &mut Report<'_>, what: &str| {

@@ -72,7 +72,7 @@ pub struct PhaseSection {
     /// The highest rate or user count that meets the scenario's `slo`.
     pub search: Option<Located<SearchSection>>,
     /// How long each step runs. Default: `load.duration`, unless
-    /// `requests` is given.
+    /// `requests` is given (a `replay` runs to the trace's last line).
     pub duration: Option<Located<DurationText>>,
     /// Each step ends after sending this many requests (or at `duration`,
     /// when both are given, whichever comes first).
