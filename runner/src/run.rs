@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::RunClock;
-use crate::dataset::{self, Dataset};
 use crate::dataset::Item;
+use crate::dataset::{self, Dataset};
 use crate::executor::{self, LevelWindow, Pacer, RunContext};
 use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
@@ -309,7 +309,11 @@ async fn drive(
                 let users = spec.over == SearchOver::Users;
                 let mut search = Search::new(
                     spec.start,
-                    if users { 1.0 } else { spec.start.min(1.0) / 64.0 },
+                    if users {
+                        1.0
+                    } else {
+                        spec.start.min(1.0) / 64.0
+                    },
                     spec.max,
                     spec.precision,
                     users,
@@ -652,8 +656,7 @@ fn step_info(step: &Step, w: &LevelWindow) -> StepInfo {
         target_rate,
         arrivals: w.arrivals,
         dropped: w.dropped,
-        sent_rate: (open && window_s > 0.0)
-            .then(|| (w.arrivals - w.dropped) as f64 / window_s),
+        sent_rate: (open && window_s > 0.0).then(|| (w.arrivals - w.dropped) as f64 / window_s),
         passed: None,
     }
 }
@@ -661,7 +664,10 @@ fn step_info(step: &Step, w: &LevelWindow) -> StepInfo {
 /// A search probe passes when it sent requests and at least `min_good` of
 /// them were good (succeeded and met every SLO).
 fn probe_passed(r: &LevelResult, min_good: f64) -> bool {
-    r.requests > 0 && r.goodput.as_ref().is_some_and(|g| g.good_fraction >= min_good)
+    r.requests > 0
+        && r.goodput
+            .as_ref()
+            .is_some_and(|g| g.good_fraction >= min_good)
 }
 
 /// Steps known before the run, for "level i/N" (sweeps and searches plan
@@ -712,8 +718,8 @@ fn load_traces(sc: &Scenario, data: &Dataset) -> Result<Traces, RunError> {
                 (None, Some(len), Some(corpus)) => corpus
                     .text(n, len, data.tokenizer.as_deref())
                     .map_err(|m| {
-                        RunError::Invalid(Diagnostics::from(Diagnostic::in_file(path, m)))
-                    })?,
+                    RunError::Invalid(Diagnostics::from(Diagnostic::in_file(path, m)))
+                })?,
                 _ => String::new(),
             };
             items.push(Item {

@@ -13,7 +13,11 @@ const HEAD: &str = "target: { mock: {} }\ndataset: { path: prompts.txt }\n";
 fn check(load: &str) -> Result<Scenario, Diagnostics> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("prompts.txt"), "你好\n").unwrap();
-    std::fs::write(dir.path().join("trace.jsonl"), "{\"offset_ms\": 0, \"input_len\": 5}\n").unwrap();
+    std::fs::write(
+        dir.path().join("trace.jsonl"),
+        "{\"offset_ms\": 0, \"input_len\": 5}\n",
+    )
+    .unwrap();
     let text = format!("{HEAD}{load}");
     scenario::from_str(&text, &dir.path().join("s.yaml"), &Overrides::default())
 }
@@ -88,7 +92,11 @@ fn every_shape_parses() {
         }
         k => panic!("{k:?}"),
     }
-    assert_eq!(l.phases[2].duration, Some(Duration::from_secs(20)), "load.duration is the default");
+    assert_eq!(
+        l.phases[2].duration,
+        Some(Duration::from_secs(20)),
+        "load.duration is the default"
+    );
     match &l.phases[3].kind {
         PhaseKind::Rate { from, to, open } => {
             assert_eq!((*from, *to), (10.0, 100.0));
@@ -103,7 +111,9 @@ fn every_shape_parses() {
         }
         k => panic!("{k:?}"),
     }
-    assert!(matches!(&l.phases[5].kind, PhaseKind::Sweep { over: SweepOver::Rates(r), .. } if r == &vec![5.0, 10.0]));
+    assert!(
+        matches!(&l.phases[5].kind, PhaseKind::Sweep { over: SweepOver::Rates(r), .. } if r == &vec![5.0, 10.0])
+    );
     assert!(matches!(
         &l.phases[6].kind,
         PhaseKind::Sweep {
@@ -115,7 +125,9 @@ fn every_shape_parses() {
             ..
         }
     ));
-    assert!(matches!(&l.phases[7].kind, PhaseKind::Sweep { over: SweepOver::Users(u), .. } if u == &vec![2, 4]));
+    assert!(
+        matches!(&l.phases[7].kind, PhaseKind::Sweep { over: SweepOver::Users(u), .. } if u == &vec![2, 4])
+    );
     match &l.phases[8].kind {
         PhaseKind::Search(s) => {
             assert_eq!(s.over, SearchOver::Users);
@@ -126,7 +138,10 @@ fn every_shape_parses() {
     match &l.phases[9].kind {
         PhaseKind::Search(s) => {
             assert_eq!(s.over, SearchOver::Rate);
-            assert_eq!((s.start, s.max, s.precision, s.min_good), (1.0, 1024.0, 0.05, 0.95));
+            assert_eq!(
+                (s.start, s.max, s.precision, s.min_good),
+                (1.0, 1024.0, 0.05, 0.95)
+            );
             assert_eq!(s.open.process, Process::Poisson);
         }
         k => panic!("{k:?}"),
@@ -145,17 +160,26 @@ fn the_default_drain_waits_up_to_the_total_timeout() {
 #[test]
 fn mistakes_are_reported_with_their_place_and_fix() {
     let e = errors("load:\n  phases:\n    - { rate: 5, users: [2] }\n");
-    assert!(e.contains("s.yaml:5:7: error: phase 0 names users and rate"), "{e}");
+    assert!(
+        e.contains("s.yaml:5:7: error: phase 0 names users and rate"),
+        "{e}"
+    );
     assert!(e.contains("split it into one phase per shape"), "{e}");
 
     let e = errors("load:\n  phases:\n    - { duration: 5s }\n");
     assert!(e.contains("phase 0 names no load"), "{e}");
 
     let e = errors("load:\n  phases:\n    - { rate: 5, stagger: 1s }\n");
-    assert!(e.contains("`stagger` does not apply to a `rate` phase"), "{e}");
+    assert!(
+        e.contains("`stagger` does not apply to a `rate` phase"),
+        "{e}"
+    );
 
     let e = errors("load:\n  phases:\n    - { rate: 5, arrival: poisson, burstiness: 2 }\n");
-    assert!(e.contains("`burstiness` is set but `arrival` is not `gamma`"), "{e}");
+    assert!(
+        e.contains("`burstiness` is set but `arrival` is not `gamma`"),
+        "{e}"
+    );
 
     let e = errors("load:\n  phases:\n    - { rate: 0 }\n");
     assert!(e.contains("`rate` must be above 0"), "{e}");
@@ -185,13 +209,22 @@ fn mistakes_are_reported_with_their_place_and_fix() {
     assert!(e.contains("`search.precision` is 2"), "{e}");
 
     let e = errors("load:\n  phases:\n    - { rate: 5, overflow: queue }\n");
-    assert!(e.contains("`overflow` is set without `max_in_flight`"), "{e}");
+    assert!(
+        e.contains("`overflow` is set without `max_in_flight`"),
+        "{e}"
+    );
 
     let e = errors("load:\n  levels: [1]\n  phases: [{ rate: 5 }]\n");
-    assert!(e.contains("`load.levels` and `load.phases` are both given"), "{e}");
+    assert!(
+        e.contains("`load.levels` and `load.phases` are both given"),
+        "{e}"
+    );
 
     let e = errors("load:\n  phases:\n    - { rat: 5 }\n");
-    assert!(e.contains("rat") && e.contains("rate"), "an unknown key suggests the near one: {e}");
+    assert!(
+        e.contains("rat") && e.contains("rate"),
+        "an unknown key suggests the near one: {e}"
+    );
 
     let e = errors("load:\n  phases: []\n");
     assert!(e.contains("`load.phases` is empty"), "{e}");
@@ -208,6 +241,8 @@ fn the_original_flags_replace_phases() {
     };
     let s = scenario::from_str(&text, &dir.path().join("s.yaml"), &ov).unwrap();
     assert_eq!(s.load.phases.len(), 1);
-    assert!(matches!(&s.load.phases[0].kind, PhaseKind::Users { levels, .. } if levels == &vec![2, 3]));
+    assert!(
+        matches!(&s.load.phases[0].kind, PhaseKind::Users { levels, .. } if levels == &vec![2, 3])
+    );
     assert!(s.load.early_stop);
 }

@@ -18,10 +18,22 @@ const MS: u64 = 1_000_000;
 
 /// Runs `yaml` (a scenario in a fresh folder holding `prompts.txt` and any
 /// `files`) and returns its results and requests.jsonl lines.
-async fn run_yaml(yaml: &str, files: &[(&str, &str)]) -> (RunResults, Vec<Value>, std::path::PathBuf, tempfile::TempDir) {
+async fn run_yaml(
+    yaml: &str,
+    files: &[(&str, &str)],
+) -> (
+    RunResults,
+    Vec<Value>,
+    std::path::PathBuf,
+    tempfile::TempDir,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("prompts.txt"), "你好\nWrite a haiku about autumn.\n").unwrap();
+    std::fs::write(
+        dir.join("prompts.txt"),
+        "你好\nWrite a haiku about autumn.\n",
+    )
+    .unwrap();
     for (name, text) in files {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -80,7 +92,10 @@ async fn a_constant_rate_plans_every_send_on_an_absolute_timeline() {
     let want: Vec<u64> = (0..40).map(|i| i * 25 * MS).collect();
     assert_eq!(planned_offsets(&reqs), want, "planned sends are exact");
     for q in &reqs {
-        assert!(field(q, "sent") >= field(q, "planned"), "never sent before due");
+        assert!(
+            field(q, "sent") >= field(q, "planned"),
+            "never sent before due"
+        );
     }
     assert!(l.queue_delay_ms.is_some());
 }
@@ -98,7 +113,11 @@ async fn a_full_cap_drops_arrivals_or_queues_them() {
     assert_eq!(l.requests + l.step.dropped, l.step.arrivals);
     assert_eq!(reqs.len() as u64, l.requests);
     assert!(l.concurrency.max <= 2);
-    assert!(l.flags.iter().any(|f| f.contains("dropped")), "{:?}", l.flags);
+    assert!(
+        l.flags.iter().any(|f| f.contains("dropped")),
+        "{:?}",
+        l.flags
+    );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Open-loop arrivals"), "{report}");
 
@@ -113,7 +132,10 @@ async fn a_full_cap_drops_arrivals_or_queues_them() {
     // a slot at least 600 ms − 80 ms after they were due.
     let q = l.queue_delay_ms.unwrap();
     assert!(q.max >= 500.0, "queue delay shows the wait: {q:?}");
-    assert_eq!(planned_offsets(&reqs), vec![0, 20 * MS, 40 * MS, 60 * MS, 80 * MS, 100 * MS]);
+    assert_eq!(
+        planned_offsets(&reqs),
+        vec![0, 20 * MS, 40 * MS, 60 * MS, 80 * MS, 100 * MS]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,13 +154,27 @@ async fn a_bad_trace_line_is_reported_before_anything_is_sent() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("prompts.txt"), "你好\n").unwrap();
-    std::fs::write(dir.join("trace.jsonl"), "{\"offset_ms\": 0, \"input_len\": 3}\n{\"offset_ms\": \"soon\"}\n").unwrap();
+    std::fs::write(
+        dir.join("trace.jsonl"),
+        "{\"offset_ms\": 0, \"input_len\": 3}\n{\"offset_ms\": \"soon\"}\n",
+    )
+    .unwrap();
     let path = dir.join("s.yaml");
-    std::fs::write(&path, format!("{MOCK}load:\n  phases:\n    - replay: trace.jsonl\n")).unwrap();
+    std::fs::write(
+        &path,
+        format!("{MOCK}load:\n  phases:\n    - replay: trace.jsonl\n"),
+    )
+    .unwrap();
     let sc = scenario::load(&path, &Overrides::default()).unwrap();
-    let err = run::run(sc, RunOptions { hide_progress: true, ..Default::default() })
-        .await
-        .expect_err("a bad trace fails the run");
+    let err = run::run(
+        sc,
+        RunOptions {
+            hide_progress: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("a bad trace fails the run");
     let shown = err.to_string();
     assert!(shown.contains("trace.jsonl:2"), "{shown}");
     assert!(shown.contains("offset_ms"), "{shown}");
@@ -147,7 +183,9 @@ async fn a_bad_trace_line_is_reported_before_anything_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ramp_starts_users_over_its_duration() {
-    let yaml = format!("{MOCK}load:\n  phases:\n    - ramp: {{ from: 1, to: 4 }}\n      duration: 900ms\n");
+    let yaml = format!(
+        "{MOCK}load:\n  phases:\n    - ramp: {{ from: 1, to: 4 }}\n      duration: 900ms\n"
+    );
     let (r, reqs, _, _tmp) = run_yaml(&yaml, &[]).await;
     let l = &r.levels[0];
     assert_eq!(l.step.kind, "ramp");
@@ -163,7 +201,9 @@ async fn a_ramp_starts_users_over_its_duration() {
     let t0 = first(0).unwrap();
     // Measured from user 0's first request, which leaves a little after
     // the step starts: lower bounds with room for that.
-    let starts: Vec<Option<f64>> = (0..4).map(|u| first(u).map(|f| (f - t0) as f64 / 1e6)).collect();
+    let starts: Vec<Option<f64>> = (0..4)
+        .map(|u| first(u).map(|f| (f - t0) as f64 / 1e6))
+        .collect();
     assert!(first(1).unwrap() - t0 >= 250 * MS, "{starts:?}");
     assert!(first(2).unwrap() - t0 >= 550 * MS, "{starts:?}");
     assert_eq!(first(3), None);
@@ -180,7 +220,10 @@ async fn warmup_is_marked_and_left_out_of_the_headline() {
     let (r, _, dir, _tmp) = run_yaml(&yaml, &[]).await;
     assert_eq!(r.levels.len(), 3);
     assert!(r.levels[0].step.warmup);
-    assert_eq!(r.levels[0].requests, 3, "a request-count step sends exactly that many");
+    assert_eq!(
+        r.levels[0].requests, 3,
+        "a request-count step sends exactly that many"
+    );
     assert!(!r.levels[1].step.warmup);
     assert_eq!(r.levels[1].step.label, "20 req/s");
     assert_eq!(r.levels[2].step.label, "40 req/s");
@@ -201,7 +244,8 @@ async fn a_drain_cancels_what_is_still_running() {
     // Each reply takes 20 ms + 40 × 100 ms: far longer than the 300 ms step.
     let long = "target:\n  mock: { ttft_ms: 20, gap_ms: 100, output_tokens: 40 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
     for drain in ["drain: cancel", "drain: wait\n  drain_timeout: 200ms"] {
-        let yaml = format!("{long}load:\n  {drain}\n  phases:\n    - users: [2]\n      duration: 300ms\n");
+        let yaml =
+            format!("{long}load:\n  {drain}\n  phases:\n    - users: [2]\n      duration: 300ms\n");
         let (r, _, _, _tmp) = run_yaml(&yaml, &[]).await;
         let l = &r.levels[0];
         assert_eq!(l.requests, 2, "{drain}");
@@ -212,7 +256,9 @@ async fn a_drain_cancels_what_is_still_running() {
             l.errors_by_class
         );
         assert!(
-            l.errors_by_class["cancelled"].example.contains("load.drain"),
+            l.errors_by_class["cancelled"]
+                .example
+                .contains("load.drain"),
             "a drain is told apart from a stopped run"
         );
         assert!(!r.interrupted);
@@ -268,10 +314,17 @@ async fn a_session_sends_the_real_reply_back_in_the_next_turn() {
         .map(|m| m["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["system", "user", "assistant", "user"]);
-    assert_eq!(second[2]["content"], "reply number 1", "turn 1's real reply");
+    assert_eq!(
+        second[2]["content"], "reply number 1",
+        "turn 1's real reply"
+    );
     assert_eq!(second[3]["content"], "Follow-up");
     // Turn 2 is due 200 ms of think time after turn 1's reply ended.
-    let turn = |t: u64| reqs.iter().find(|q| q["turn"].as_u64().unwrap_or(0) == t).unwrap();
+    let turn = |t: u64| {
+        reqs.iter()
+            .find(|q| q["turn"].as_u64().unwrap_or(0) == t)
+            .unwrap()
+    };
     assert_eq!(field(turn(1), "planned"), field(turn(0), "end") + 200 * MS);
     let l = &r.levels[0];
     assert_eq!(l.requests, 2);

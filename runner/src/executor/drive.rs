@@ -113,7 +113,8 @@ pub async fn run_step(
         StepLoad::Users { slots, .. } => {
             for (user, slot) in slots.iter().enumerate() {
                 let user = user as u32;
-                let rng = SmallRng::seed_from_u64(step.seed ^ (u64::from(level) << 32) ^ u64::from(user));
+                let rng =
+                    SmallRng::seed_from_u64(step.seed ^ (u64::from(level) << 32) ^ u64::from(user));
                 tracker.spawn(user_loop(
                     ctx.clone(),
                     level,
@@ -153,7 +154,9 @@ pub async fn run_step(
                 t0,
                 arrivals: step.arrivals(),
                 sampler_seed: step.seed,
-                cap: open.cap.map(|c| (Arc::new(Semaphore::new(c as usize)), open.overflow)),
+                cap: open
+                    .cap
+                    .map(|c| (Arc::new(Semaphore::new(c as usize)), open.overflow)),
                 tracker: tracker.clone(),
                 stop: stop.clone(),
                 samples: samples.clone(),
@@ -413,9 +416,15 @@ mod tests {
             Some(20_000_000),
         );
         let mut seen = Vec::new();
-        let n = pace(arrivals, t0, Pacer::Tokio, &CancellationToken::new(), |i, due| {
-            seen.push((i, due - t0, Instant::now() - t0));
-        })
+        let n = pace(
+            arrivals,
+            t0,
+            Pacer::Tokio,
+            &CancellationToken::new(),
+            |i, due| {
+                seen.push((i, due - t0, Instant::now() - t0));
+            },
+        )
         .await;
         assert_eq!(n, 10);
         for (i, due, woke) in seen {
@@ -457,9 +466,15 @@ mod tests {
         );
         let want: Vec<u64> = arrivals.clone().collect();
         let mut got = Vec::new();
-        pace(arrivals, t0, Pacer::Tokio, &CancellationToken::new(), |_, due| {
-            got.push((due - t0).as_nanos() as u64);
-        })
+        pace(
+            arrivals,
+            t0,
+            Pacer::Tokio,
+            &CancellationToken::new(),
+            |_, due| {
+                got.push((due - t0).as_nanos() as u64);
+            },
+        )
         .await;
         assert_eq!(got, want);
     }

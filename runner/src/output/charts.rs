@@ -47,7 +47,12 @@ type DrawResult = Result<(), Box<dyn std::error::Error>>;
 pub fn charts(r: &RunResults, t: &Labels) -> Vec<Chart> {
     let mut out = Vec::new();
     // Warm-up steps are excluded from every headline figure.
-    let measured: Vec<LevelResult> = r.levels.iter().filter(|l| !l.step.warmup).cloned().collect();
+    let measured: Vec<LevelResult> = r
+        .levels
+        .iter()
+        .filter(|l| !l.step.warmup)
+        .cloned()
+        .collect();
     let levels = &measured;
     let mut push = |id: &'static str, svg: Option<String>| {
         if let Some(svg) = svg {
@@ -63,7 +68,9 @@ pub fn charts(r: &RunResults, t: &Labels) -> Vec<Chart> {
         // Charts against users hold the closed-loop levels of fixed size.
         levels
             .iter()
-            .filter(|l| l.step.kind.is_empty() || (l.step.target_users.is_some() && l.step.kind != "ramp"))
+            .filter(|l| {
+                l.step.kind.is_empty() || (l.step.target_users.is_some() && l.step.kind != "ramp")
+            })
             .filter_map(|l| f(l).map(|v| (f64::from(l.users.max(1)), v)))
             .collect()
     };

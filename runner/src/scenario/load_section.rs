@@ -11,8 +11,7 @@ use super::raw_load::{
 use super::tree::{Located, Pos};
 use super::validate::{Context, Report, default_levels, duration_at};
 use super::{
-    Drain, Load, OpenLoop, Overflow, Overrides, Phase, PhaseKind, SearchOver, SearchSpec,
-    SweepOver,
+    Drain, Load, OpenLoop, Overflow, Overrides, Phase, PhaseKind, SearchOver, SearchSpec, SweepOver,
 };
 use crate::schedule::Process;
 
@@ -359,7 +358,10 @@ fn phase(
             if r.from.value == r.to.value {
                 report.at(
                     r.to.pos,
-                    format!("the ramp goes from {} to {} users", r.from.value, r.to.value),
+                    format!(
+                        "the ramp goes from {} to {} users",
+                        r.from.value, r.to.value
+                    ),
                     "a constant count is a `users` phase: write `users: [N]`",
                 );
             }
@@ -399,8 +401,7 @@ fn phase(
                 }
             };
             let ok = |x: f64| x.is_finite() && x >= 0.0;
-            if !ok(from) || !ok(to) || (from == 0.0 && to == 0.0) || (from == to && from <= 0.0)
-            {
+            if !ok(from) || !ok(to) || (from == 0.0 && to == 0.0) || (from == to && from <= 0.0) {
                 report.at(
                     r.pos,
                     "`rate` must be above 0 requests per second",
@@ -481,7 +482,11 @@ fn sweep(raw: Located<SweepSection>, open: OpenLoop, report: &mut Report<'_>) ->
                 if let Some(p) = &s.points
                     && p.value < 2
                 {
-                    report.at(p.pos, "`points` is below 2", "an automatic sweep needs at least 2 rates");
+                    report.at(
+                        p.pos,
+                        "`points` is below 2",
+                        "an automatic sweep needs at least 2 rates",
+                    );
                 }
                 let lowest = s
                     .lowest

@@ -76,7 +76,12 @@ impl Phase {
                 format!("rate {} req/s {}", rate(*from), open.process.name())
             }
             PhaseKind::Rate { from, to, open } => {
-                format!("rate {}→{} req/s {}", rate(*from), rate(*to), open.process.name())
+                format!(
+                    "rate {}→{} req/s {}",
+                    rate(*from),
+                    rate(*to),
+                    open.process.name()
+                )
             }
             PhaseKind::Replay { path, speed, .. } => {
                 format!("replay {} ×{}", path.display(), rate(*speed))

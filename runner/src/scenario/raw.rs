@@ -15,8 +15,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
-use super::raw_load::LoadSection;
 use super::raw_dataset::{FieldsSection, SamplingSection, SyntheticSection, TurnsChoice};
+use super::raw_load::LoadSection;
 use super::tree::{Located, Node};
 use crate::mock::MockConfig;
 

@@ -222,17 +222,27 @@ mod tests {
                 1_750_000_000
             ]
         );
-        let b: Vec<u64> =
-            Arrivals::new(Process::Constant, RateProfile::constant(2000.0), 1, Some(3), None)
-                .collect();
+        let b: Vec<u64> = Arrivals::new(
+            Process::Constant,
+            RateProfile::constant(2000.0),
+            1,
+            Some(3),
+            None,
+        )
+        .collect();
         assert_eq!(b, vec![0, 500_000, 1_000_000]);
     }
 
     #[test]
     fn poisson_gaps_have_the_rate_and_cv_one() {
-        let a: Vec<u64> =
-            Arrivals::new(Process::Poisson, RateProfile::constant(100.0), 7, Some(50_001), None)
-                .collect();
+        let a: Vec<u64> = Arrivals::new(
+            Process::Poisson,
+            RateProfile::constant(100.0),
+            7,
+            Some(50_001),
+            None,
+        )
+        .collect();
         let (mean, cv) = mean_cv(&gaps_s(&a));
         assert!((mean - 0.01).abs() < 0.01 * 0.02, "mean gap {mean}");
         assert!((cv - 1.0).abs() < 0.03, "cv {cv}");
@@ -252,19 +262,40 @@ mod tests {
             let (mean, cv) = mean_cv(&gaps_s(&a));
             assert!((mean - 0.02).abs() < 0.02 * 0.03, "k {k}: mean gap {mean}");
             let want = 1.0 / k.sqrt();
-            assert!((cv - want).abs() < want * 0.05, "k {k}: cv {cv}, want {want}");
+            assert!(
+                (cv - want).abs() < want * 0.05,
+                "k {k}: cv {cv}, want {want}"
+            );
         }
     }
 
     #[test]
     fn same_seed_same_arrivals() {
-        let a = Arrivals::new(Process::Poisson, RateProfile::constant(10.0), 3, Some(100), None);
+        let a = Arrivals::new(
+            Process::Poisson,
+            RateProfile::constant(10.0),
+            3,
+            Some(100),
+            None,
+        );
         let b = a.clone();
         assert_eq!(a.collect::<Vec<_>>(), b.collect::<Vec<_>>());
-        let c = Arrivals::new(Process::Poisson, RateProfile::constant(10.0), 4, Some(100), None);
+        let c = Arrivals::new(
+            Process::Poisson,
+            RateProfile::constant(10.0),
+            4,
+            Some(100),
+            None,
+        );
         assert_ne!(
-            Arrivals::new(Process::Poisson, RateProfile::constant(10.0), 3, Some(100), None)
-                .collect::<Vec<_>>(),
+            Arrivals::new(
+                Process::Poisson,
+                RateProfile::constant(10.0),
+                3,
+                Some(100),
+                None
+            )
+            .collect::<Vec<_>>(),
             c.collect::<Vec<_>>()
         );
     }
@@ -283,7 +314,10 @@ mod tests {
         assert_eq!(a.len(), 100);
         for (i, t) in a.iter().enumerate() {
             let want = (i as f64).sqrt() * 1e9;
-            assert!((*t as f64 - want).abs() < 1.0, "arrival {i} at {t}, want {want}");
+            assert!(
+                (*t as f64 - want).abs() < 1.0,
+                "arrival {i} at {t}, want {want}"
+            );
         }
         // 10 → 30 req/s over 10 s: 200 arrivals, and after the ramp the rate
         // stays at 30.
@@ -302,6 +336,9 @@ mod tests {
             to: 0.0,
             duration_s: 2.0,
         };
-        assert_eq!(Arrivals::new(Process::Constant, down, 1, None, None).count(), 11);
+        assert_eq!(
+            Arrivals::new(Process::Constant, down, 1, None, None).count(),
+            11
+        );
     }
 }

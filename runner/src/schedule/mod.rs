@@ -108,7 +108,13 @@ impl Step {
     }
 }
 
-fn users_step(phase: &Phase, index: u32, kind: &'static str, users: u32, stagger: Duration) -> Step {
+fn users_step(
+    phase: &Phase,
+    index: u32,
+    kind: &'static str,
+    users: u32,
+    stagger: Duration,
+) -> Step {
     Step {
         phase: index,
         kind,
@@ -337,7 +343,10 @@ mod tests {
 
     #[test]
     fn auto_sweep_rates_span_lowest_to_most() {
-        assert_eq!(auto_rates(100.0, 5, None), vec![20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            auto_rates(100.0, 5, None),
+            vec![20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         assert_eq!(auto_rates(10.0, 2, Some(4.0)), vec![4.0, 10.0]);
         assert!(auto_rates(0.0, 5, None).is_empty());
     }

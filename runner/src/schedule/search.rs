@@ -127,7 +127,10 @@ mod tests {
         for capacity in [3.0, 37.5, 100.0, 999.0] {
             let (found, probes) = run(Search::new(1.0, 0.01, 10_000.0, 0.02, false), capacity);
             let f = found.unwrap();
-            assert!(f <= capacity && f >= capacity * 0.98, "capacity {capacity}: found {f}");
+            assert!(
+                f <= capacity && f >= capacity * 0.98,
+                "capacity {capacity}: found {f}"
+            );
             assert!(probes.len() < 30, "{probes:?}");
         }
     }

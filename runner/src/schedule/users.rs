@@ -67,7 +67,8 @@ pub fn ramp(from: u32, to: u32, duration_ns: u64, steps: Option<u32>) -> Vec<Use
                         let frac = f64::from(j) / f64::from(k - 1);
                         (f64::from(from) + (f64::from(to) - f64::from(from)) * frac).round() as u32
                     };
-                    let step_ns = |j: u32| (u128::from(duration_ns) * u128::from(j) / u128::from(k)) as u64;
+                    let step_ns =
+                        |j: u32| (u128::from(duration_ns) * u128::from(j) / u128::from(k)) as u64;
                     // First step at which the user is counted, and first
                     // step after that at which it is not.
                     let first = (0..k).find(|&j| at_step(j) >= count_needed);
@@ -155,7 +156,10 @@ mod tests {
     fn a_stepped_ramp_holds_each_step() {
         // 1 → 7 in 4 steps over 8 s: 1, 3, 5, 7 users for 2 s each.
         let slots = ramp(1, 7, 8 * S, Some(4));
-        let counts: Vec<usize> = [0, 2, 4, 6].iter().map(|&t| active_at(&slots, t * S)).collect();
+        let counts: Vec<usize> = [0, 2, 4, 6]
+            .iter()
+            .map(|&t| active_at(&slots, t * S))
+            .collect();
         assert_eq!(counts, vec![1, 3, 5, 7]);
         assert_eq!(active_at(&slots, 2 * S - 1), 1);
         // And down: 6 → 2 in 3 steps: 6, 4, 2.
