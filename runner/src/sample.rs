@@ -48,7 +48,9 @@ pub enum ErrorClass {
     StreamDropped,
     /// The response ended without any content.
     Empty,
-    /// The plugin rejected the response as not its protocol.
+    /// The response is not the protocol: the plugin rejected it, or the
+    /// body could not be read as text frames (bytes that are not UTF-8, a
+    /// line or a whole body longer than the line limit).
     Protocol,
     /// The plugin trapped (a bug or a sandbox violation in the plugin).
     PluginFault,

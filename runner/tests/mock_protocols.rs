@@ -22,6 +22,7 @@ fn fast(output_tokens: Option<u32>) -> MockConfig {
         output_tokens,
         jitter_ms: 0.0,
         seed: 42,
+        ..MockConfig::default()
     }
 }
 

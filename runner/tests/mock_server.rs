@@ -19,6 +19,7 @@ fn fast(output_tokens: Option<u32>) -> MockConfig {
         output_tokens,
         jitter_ms: 0.0,
         seed: 42,
+        ..MockConfig::default()
     }
 }
 
@@ -425,6 +426,7 @@ async fn five_hundred_concurrent_streams_complete() {
         output_tokens: Some(TOKENS as u32),
         jitter_ms: 1.0,
         seed: 3,
+        ..MockConfig::default()
     };
     let server = serve(config).await;
     let url = format!("{}/v1/chat/completions", server.url());

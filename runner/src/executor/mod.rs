@@ -40,7 +40,8 @@ pub struct RunContext {
     pub plugin: Arc<Plugin>,
     /// How response bodies are split into frames.
     pub framing: FramingKind,
-    /// Longest line the framer accepts.
+    /// Longest line the framer accepts, and longest whole (non-streamed)
+    /// response body.
     pub max_line: usize,
     /// Whether to ask for streamed responses.
     pub stream: bool,

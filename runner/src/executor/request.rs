@@ -14,7 +14,7 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use super::RunContext;
-use crate::framing::{Frame as WireFrame, Framer};
+use crate::framing::{Frame as WireFrame, Framer, FramingError};
 use crate::plugin::{CallError, Event, Frame, Lease, RequestInput};
 use crate::sample::{ContentEvent, ErrorClass, Failure, Sample, Usage};
 
@@ -37,16 +37,29 @@ struct Deadlines {
 }
 
 impl Deadlines {
-    /// The earliest deadline for the next wait, and which one it is.
-    fn next(&self, have_content: bool) -> (Instant, Deadline) {
-        let mut best = (Instant::now() + self.idle, Deadline::Idle);
-        if !have_content && self.first_token < best.0 {
-            best = (self.first_token, Deadline::FirstToken);
+    /// The earliest deadline for the next wait, and which one it is. The
+    /// first-token deadline holds until content arrives; the idle one only
+    /// once the body has started (`reading`): before its first byte, a
+    /// silent server is still on the first token (queued, or reading the
+    /// prompt), which `first_token` bounds, so a short `idle` never cuts a
+    /// long wait the scenario allows.
+    fn next(&self, have_content: bool, reading: bool) -> (Instant, Deadline) {
+        let mut best: Option<(Instant, Deadline)> = None;
+        let mut consider = |at: Instant, which| {
+            if best.is_none_or(|(b, _)| at < b) {
+                best = Some((at, which));
+            }
+        };
+        if reading {
+            consider(Instant::now() + self.idle, Deadline::Idle);
         }
-        if self.total <= best.0 {
-            best = (self.total, Deadline::Total);
+        if !have_content {
+            consider(self.first_token, Deadline::FirstToken);
         }
-        best
+        match best {
+            Some((at, which)) if at < self.total => (at, which),
+            _ => (self.total, Deadline::Total),
+        }
     }
 }
 
@@ -95,6 +108,13 @@ fn classify_send_error(e: &reqwest::Error) -> Failure {
     } else {
         fail(ErrorClass::StreamDropped, msg)
     }
+}
+
+fn body_too_long(limit: usize) -> String {
+    format!(
+        "the response body is longer than {limit} bytes, the most one response may hold: the server \
+         sent far more than an answer (or this endpoint streams: check `target.stream`)"
+    )
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -225,7 +245,7 @@ async fn exchange(
         Ok(r) => r,
         Err(m) => return Some(fail(ErrorClass::Protocol, m)),
     };
-    let (until, which) = d.next(false);
+    let (until, which) = d.next(false, false);
     let resp = match timeout_at(until, ctx.client.execute(http)).await {
         Err(_) => return Some(timeout_failure(which, ctx)),
         Ok(Err(e)) => return Some(classify_send_error(&e)),
@@ -238,7 +258,7 @@ async fn exchange(
     if !(200..300).contains(&status) {
         let mut buf = Vec::new();
         while buf.len() < ERROR_BODY_LIMIT {
-            let (until, _) = d.next(true);
+            let (until, _) = d.next(true, true);
             match timeout_at(until, body.next()).await {
                 Ok(Some(Ok(chunk))) => buf.extend_from_slice(&chunk),
                 _ => break,
@@ -258,11 +278,16 @@ async fn exchange(
     if !ctx.stream {
         let mut buf = Vec::new();
         loop {
-            let (until, which) = d.next(false);
+            let (until, which) = d.next(false, s.first_byte.is_some());
             match timeout_at(until, body.next()).await {
                 Err(_) => return Some(timeout_failure(which, ctx)),
                 Ok(Some(Ok(chunk))) => {
                     s.first_byte.get_or_insert_with(|| ctx.clock.now());
+                    // A whole body is one frame: bounded like a line, so a
+                    // server cannot exhaust memory or stall the plugin.
+                    if buf.len() + chunk.len() > ctx.max_line {
+                        return Some(fail(ErrorClass::Protocol, body_too_long(ctx.max_line)));
+                    }
                     buf.extend_from_slice(&chunk);
                 }
                 Ok(Some(Err(e))) => return Some(fail(ErrorClass::StreamDropped, error_chain(&e))),
@@ -270,6 +295,15 @@ async fn exchange(
             }
         }
         let at = ctx.clock.now();
+        // As in a stream (see the framing), bytes that are not UTF-8 are not
+        // good output, whatever the plugin would make of them.
+        if let Err(e) = std::str::from_utf8(&buf) {
+            let offset = e.valid_up_to() as u64;
+            return Some(fail(
+                ErrorClass::Protocol,
+                FramingError::InvalidUtf8 { offset }.to_string(),
+            ));
+        }
         s.first_event = Some(at);
         return match lease.parse_response(status, &buf) {
             Ok(events) => apply(events, at, s),
@@ -283,7 +317,7 @@ async fn exchange(
     let mut wire: Vec<WireFrame> = Vec::new();
     let mut frames: Vec<Frame> = Vec::new();
     loop {
-        let (until, which) = d.next(!s.content.is_empty());
+        let (until, which) = d.next(!s.content.is_empty(), s.first_byte.is_some());
         let next = timeout_at(until, body.next()).await;
         let at = ctx.clock.now();
         let ended = match next {

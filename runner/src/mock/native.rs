@@ -12,8 +12,10 @@
 //!   `"stream": true`, ending with `data: [DONE]`.
 //!
 //! They share the OpenAI routes' machinery: the same output plan, seeded
-//! text and timing schedule, and [`TokenStream`] for the timed body; only
-//! the request fields and the bytes differ ([`super::native_frames`]).
+//! text and timing schedule, load model (decode slots and the load-dependent
+//! gap), and [`TokenStream`] for the timed body; only the request fields and
+//! the bytes differ ([`super::native_frames`]). Faults are injected into the
+//! OpenAI routes only.
 //! Prompt tokens are estimated as for OpenAI: `ceil(chars / 2)`, at least 1.
 
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Map, Value};
@@ -31,9 +33,8 @@ use tokio::time::Instant;
 
 use super::native_frames::{NativeWriter, whole_body};
 use super::request::{self, BadRequest, DEFAULT_MODEL};
-use super::response::error_response;
-use super::server::Shared;
-use super::stream::{TokenStream, deadline, shutdown_signal};
+use super::server::{Shared, wait_whole};
+use super::stream::{TokenStream, shutdown_signal};
 use super::text::TokenPicker;
 
 /// Which native API (and endpoint) a request came to.
@@ -121,7 +122,7 @@ async fn respond(shared: &Arc<Shared>, api: Api, body: &[u8]) -> Response {
     };
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let (schedule_rng, mut text_rng) = shared.rngs(seq);
-    let mut schedule = shared.timing.schedule(schedule_rng);
+    let schedule = shared.timing.schedule(schedule_rng);
     if req.stream {
         let writer = NativeWriter::new(&req, seq, tokens, finish);
         let content_type = writer.content_type();
@@ -132,27 +133,19 @@ async fn respond(shared: &Arc<Shared>, api: Api, body: &[u8]) -> Response {
             text_rng,
             t0,
             shutdown_signal(shared.stop.clone()),
-        );
+        )
+        .with_start(shared.load.start());
         let headers = [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "no-cache"),
         ];
         return (headers, Body::from_stream(stream)).into_response();
     }
-    let last = schedule
-        .nth((tokens as usize).saturating_sub(1))
-        .unwrap_or_default();
-    tokio::select! {
-        () = tokio::time::sleep_until(deadline(t0, last)) => {}
-        () = shutdown_signal(shared.stop.clone()) => {
-            return error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "the mock server is shutting down",
-                None,
-            );
-        }
-    }
+    // Held until the body is built, so the response counts as running.
+    let _slot = match wait_whole(shared, schedule, tokens, t0).await {
+        Ok(slot) => slot,
+        Err(unavailable) => return unavailable,
+    };
     let mut picker = TokenPicker::new();
     let text: String = (0..tokens)
         .map(|_| shared.vocab.text(picker.next(&shared.vocab, &mut text_rng)))

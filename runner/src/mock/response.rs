@@ -76,6 +76,18 @@ impl ChunkWriter {
         tokens: u32,
         finish: FinishReason,
     ) -> Self {
+        Self::with_usage(req, meta, tokens, tokens, finish)
+    }
+
+    /// Chunks for `tokens` frames whose usage reports `completion_tokens`
+    /// (they differ for an answer of empty content).
+    pub(crate) fn with_usage(
+        req: &ParsedRequest,
+        meta: &ResponseMeta,
+        tokens: u32,
+        completion_tokens: u32,
+        finish: FinishReason,
+    ) -> Self {
         let object = match req.endpoint {
             Endpoint::Chat => "chat.completion.chunk",
             Endpoint::Completions => "text_completion",
@@ -108,7 +120,7 @@ impl ChunkWriter {
         let usage = req.include_usage.then(|| {
             Bytes::from(format!(
                 "{envelope}\"choices\":[],\"usage\":{}}}\n\n",
-                usage_json(req.prompt_tokens, tokens)
+                usage_json(req.prompt_tokens, completion_tokens)
             ))
         });
         ChunkWriter {
@@ -124,6 +136,16 @@ impl ChunkWriter {
     /// Frames this response sends (one per token).
     pub(crate) fn frames(&self) -> u32 {
         self.tokens
+    }
+
+    /// One content chunk carrying `token` (a JSON string literal's bytes),
+    /// with no role and no finish reason: what a mid-stream chunk looks like.
+    pub(crate) fn content_chunk(&self, token: &[u8]) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.head.len() + token.len() + self.tail.len());
+        buf.put_slice(&self.head);
+        buf.put_slice(token);
+        buf.put_slice(&self.tail);
+        buf.freeze()
     }
 
     /// The bytes of frame `index`, carrying the token whose JSON literal is

@@ -2,7 +2,7 @@
 //!
 //! Every response is seeded by the config's `seed` and the request's arrival
 //! number at this server (0 for the first), so a given seed always produces
-//! the same set of texts and delays whatever the client does.
+//! the same set of texts, delays and faults whatever the client does.
 
 use std::future::IntoFuture;
 use std::io;
@@ -29,11 +29,14 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::MockConfig;
-use super::request::{self, BadRequest, DEFAULT_MODEL, Endpoint, MAX_OUTPUT_TOKENS};
-use super::response::{self, ChunkWriter, ResponseMeta, error_response};
-use super::schedule::Timing;
+use super::faults::{Fault, FaultTable, FaultWriter, mid};
+use super::load::{Load, Slot, Start};
+use super::request::{self, BadRequest, DEFAULT_MODEL, Endpoint};
+use super::response::{ResponseMeta, error_response};
+use super::schedule::{Schedule, Timing};
 use super::stream::{TokenStream, deadline, shutdown_signal};
 use super::text::{TokenPicker, Vocabulary};
+use super::whole;
 
 /// Request bodies up to this size are read; long-context prompts fit.
 const BODY_LIMIT: usize = 64 << 20;
@@ -53,6 +56,10 @@ pub(super) struct Shared {
     /// Unix seconds at start, listed as the model's `created`.
     started: u64,
     pub(super) stop: watch::Receiver<bool>,
+    /// Decode slots and the running count.
+    pub(super) load: Arc<Load>,
+    /// The faults to inject; `None` when there are none.
+    faults: Option<FaultTable>,
 }
 
 impl Shared {
@@ -114,19 +121,20 @@ impl Drop for MockServer {
 }
 
 /// Starts a mock server on `addr` (use port 0 for any free port), spawned on
-/// the current tokio runtime. Fails when the config's delays are out of range
-/// (`InvalidInput`) or the address cannot be bound.
+/// the current tokio runtime. Fails when the config is invalid
+/// (`InvalidInput`, naming every problem of [`MockConfig::problems`]) or the
+/// address cannot be bound.
 pub async fn start(config: MockConfig, addr: SocketAddr) -> io::Result<MockServer> {
     let invalid = |msg: String| io::Error::new(io::ErrorKind::InvalidInput, msg);
-    let timing = Timing::from_config(&config).map_err(invalid)?;
-    match config.output_tokens {
-        Some(n) if n == 0 || n > MAX_OUTPUT_TOKENS => {
-            return Err(invalid(format!(
-                "mock output_tokens is {n}; it must be from 1 to {MAX_OUTPUT_TOKENS}, or unset to follow max_tokens"
-            )));
-        }
-        _ => {}
+    let problems = config.problems();
+    if !problems.is_empty() {
+        let all: Vec<String> = problems
+            .iter()
+            .map(|p| format!("mock {} {}: {}", p.field, p.message, p.help))
+            .collect();
+        return Err(invalid(all.join("; ")));
     }
+    let timing = Timing::from_config(&config).map_err(invalid)?;
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stop_rx) = watch::channel(false);
@@ -138,6 +146,8 @@ pub async fn start(config: MockConfig, addr: SocketAddr) -> io::Result<MockServe
         seq: AtomicU64::new(0),
         started: unix_now(),
         stop: stop_rx.clone(),
+        load: Load::new(config.max_batch),
+        faults: FaultTable::new(&config.faults),
     });
     // Small SSE writes must leave at once: Nagle's algorithm would hold a
     // token back until the previous one is acknowledged.
@@ -198,10 +208,21 @@ async fn plan_and_respond(
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed);
     let meta = ResponseMeta::new(endpoint, seq, unix_now());
     let (schedule_rng, mut text_rng) = response_rngs(shared.seed, seq);
+    let fault = shared
+        .faults
+        .as_ref()
+        .and_then(|table| table.draw(&mut fault_rng(shared.seed, seq)));
     let mut schedule = shared.timing.schedule(schedule_rng);
+    match fault {
+        Some(Fault::Error(status)) => return Ok(whole::server_error(status)),
+        Some(Fault::RateLimit) => return Ok(whole::rate_limited()),
+        Some(Fault::StallFirst(stall)) => schedule = schedule.with_stall(0, stall),
+        Some(Fault::StallMid(stall)) => schedule = schedule.with_stall(mid(tokens), stall),
+        _ => {}
+    }
 
     if req.stream {
-        let writer = ChunkWriter::new(&req, &meta, tokens, finish);
+        let writer = FaultWriter::new(&req, &meta, tokens, finish, fault);
         let stream = TokenStream::new(
             Arc::clone(&shared.vocab),
             writer,
@@ -209,7 +230,8 @@ async fn plan_and_respond(
             text_rng,
             t0,
             shutdown_signal(shared.stop.clone()),
-        );
+        )
+        .with_start(shared.load.start());
         let headers = [
             (header::CONTENT_TYPE, "text/event-stream"),
             (header::CACHE_CONTROL, "no-cache"),
@@ -217,27 +239,59 @@ async fn plan_and_respond(
         return Ok((headers, Body::from_stream(stream)).into_response());
     }
 
-    // A whole body is due when its last token would have been sent.
-    let last = schedule
-        .nth((tokens as usize).saturating_sub(1))
-        .unwrap_or_default();
-    tokio::select! {
-        () = tokio::time::sleep_until(deadline(t0, last)) => {}
-        () = shutdown_signal(shared.stop.clone()) => {
-            return Ok(error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "the mock server is shutting down",
-                None,
-            ));
-        }
-    }
+    // Held until the body is built, so the response counts as running.
+    let _slot = match wait_whole(shared, schedule, tokens, t0).await {
+        Ok(slot) => slot,
+        Err(unavailable) => return Ok(unavailable),
+    };
     let mut picker = TokenPicker::new();
     let text: String = (0..tokens)
         .map(|_| shared.vocab.text(picker.next(&shared.vocab, &mut text_rng)))
         .collect();
-    let body = response::full_body(&req, &meta, &text, tokens, finish);
-    Ok(Json(body).into_response())
+    Ok(whole::body(&req, &meta, &text, tokens, finish, fault))
+}
+
+/// Waits until a whole (non-streamed) response is due: for a decode slot,
+/// then until its last token would have been sent, reading the running
+/// count token by token when the gap depends on it. Returns the slot, to be
+/// held until the body is built, or a 503 when the server stops first.
+pub(super) async fn wait_whole(
+    shared: &Shared,
+    mut schedule: Schedule,
+    tokens: u32,
+    t0: Instant,
+) -> Result<Slot, Response> {
+    let wait = async {
+        let (slot, t0) = match shared.load.start() {
+            Start::Now(slot) => (slot, t0),
+            Start::Queued(wait) => (wait.await, Instant::now()),
+        };
+        let mut last = Duration::ZERO;
+        for _ in 0..tokens {
+            last = schedule.next_under(slot.running());
+            if shared.timing.load_dependent() {
+                tokio::time::sleep_until(deadline(t0, last)).await;
+            }
+        }
+        tokio::time::sleep_until(deadline(t0, last)).await;
+        slot
+    };
+    tokio::select! {
+        slot = wait => Ok(slot),
+        () = shutdown_signal(shared.stop.clone()) => Err(error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "the mock server is shutting down",
+            None,
+        )),
+    }
+}
+
+/// The RNG that draws the `seq`-th response's fault: a stream of its own,
+/// so configuring faults changes no text and no delay.
+fn fault_rng(seed: u64, seq: u64) -> SmallRng {
+    let base = splitmix64(seed ^ splitmix64(seq));
+    SmallRng::seed_from_u64(splitmix64(base ^ 0x4641_554C))
 }
 
 /// The jitter and text RNGs of the `seq`-th response. Two streams, so the

@@ -6,6 +6,12 @@
 //! own. Each frame waits on `sleep_until(t0 + offset)`, an absolute deadline,
 //! so a late wake-up delays one frame and never the ones after it.
 //!
+//! A stream holds its decode slot ([`Start`]) until it ends; one that had to
+//! queue for a slot first waits for it, with its headers already sent, and
+//! its schedule starts when it gets the slot. Each frame's offset is taken
+//! when the previous frame has left, with the number of running responses at
+//! that moment.
+//!
 //! Tokio's timer ticks in whole milliseconds, so a frame leaves up to 1 ms
 //! after its offset and never before it. With sub-millisecond gaps several
 //! frames share a tick, and the absolute deadlines keep the average rate
@@ -24,6 +30,7 @@ use rand::rngs::SmallRng;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
+use super::load::{Slot, Start};
 use super::response::ChunkWriter;
 use super::schedule::Schedule;
 use super::text::{TokenPicker, Vocabulary};
@@ -58,6 +65,11 @@ pub(crate) trait FrameWriter {
     /// `token`. Called once per frame, in order, so a writer may keep state
     /// (SGLang's cumulative text).
     fn frame(&mut self, index: u32, token: &[u8]) -> Bytes;
+    /// The frame before which the connection is to be closed, without the
+    /// rest of the stream (an injected fault); `None` sends every frame.
+    fn cut_before(&self) -> Option<u32> {
+        None
+    }
 }
 
 impl FrameWriter for ChunkWriter {
@@ -84,6 +96,10 @@ pub(crate) struct TokenStream<W = ChunkWriter> {
     shutdown: ShutdownSignal,
     /// Set once the stream has ended, normally or by shutdown.
     ended: bool,
+    /// The decode slot, once held; released when the stream ends.
+    slot: Option<Slot>,
+    /// The wait for a slot, while queued.
+    queued: Option<Pin<Box<dyn Future<Output = Slot> + Send>>>,
 }
 
 impl<W: FrameWriter> TokenStream<W> {
@@ -108,7 +124,26 @@ impl<W: FrameWriter> TokenStream<W> {
             next: 0,
             shutdown,
             ended: false,
+            slot: None,
+            queued: None,
         }
+    }
+
+    /// Holds the response's decode slot: a slot held already keeps `t0`; a
+    /// queued response's schedule starts when it gets one.
+    pub(crate) fn with_start(mut self, start: Start) -> Self {
+        match start {
+            Start::Now(slot) => self.slot = Some(slot),
+            Start::Queued(wait) => self.queued = Some(wait),
+        }
+        self
+    }
+
+    /// Ends the stream and frees its slot.
+    fn end(&mut self) {
+        self.ended = true;
+        self.slot = None;
+        self.queued = None;
     }
 }
 
@@ -118,24 +153,37 @@ impl<W: FrameWriter + Unpin> Stream for TokenStream<W> {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.ended || this.next >= this.writer.frames() {
-            this.ended = true;
+            this.end();
             return Poll::Ready(None);
         }
         if this.shutdown.as_mut().poll(cx).is_ready() {
             // An error, not a clean end: hyper then drops the connection
             // without the final chunk, so the client sees a cut stream
             // rather than a short answer that looks complete.
-            this.ended = true;
+            this.end();
             return Poll::Ready(Some(Err(io::Error::other("mock server shutting down"))));
         }
+        if let Some(wait) = this.queued.as_mut() {
+            let slot = ready!(wait.as_mut().poll(cx));
+            this.slot = Some(slot);
+            this.queued = None;
+            this.t0 = Instant::now();
+        }
         if !this.armed {
-            // The schedule is endless, so `next` always yields.
-            let offset = this.schedule.next().unwrap_or_default();
+            let running = this.slot.as_ref().map_or(1, Slot::running);
+            let offset = this.schedule.next_under(running);
             this.sleep.as_mut().reset(deadline(this.t0, offset));
             this.armed = true;
         }
         ready!(this.sleep.as_mut().poll(cx));
         this.armed = false;
+        if this.writer.cut_before() == Some(this.next) {
+            // As at shutdown: an error makes hyper close the connection.
+            this.end();
+            return Poll::Ready(Some(Err(io::Error::other(
+                "mock fault: connection dropped mid-stream",
+            ))));
+        }
         let token = this.picker.next(&this.vocab, &mut this.text_rng);
         let frame = this.writer.frame(this.next, this.vocab.json(token));
         this.next += 1;
@@ -147,6 +195,7 @@ impl<W: FrameWriter + Unpin> Stream for TokenStream<W> {
 mod tests {
     use super::*;
     use crate::mock::MockConfig;
+    use crate::mock::load::Load;
     use crate::mock::request::{Endpoint, FinishReason, parse_request};
     use crate::mock::response::ResponseMeta;
     use crate::mock::schedule::Timing;
@@ -279,6 +328,48 @@ mod tests {
         let cut = stream.next().await.expect("an item");
         assert!(cut.is_err());
         assert!(stream.next().await.is_none(), "nothing after the cut");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queued_stream_starts_its_schedule_when_it_gets_a_slot() {
+        let load = Load::new(Some(1));
+        let held = load.try_admit().expect("the only slot");
+        let config = MockConfig {
+            ttft_ms: 50.0,
+            gap_ms: 10.0,
+            ..MockConfig::default()
+        };
+        let (stream, _) = make(&config, 3, Box::pin(std::future::pending()));
+        let stream = stream.with_start(load.start());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            drop(held);
+        });
+        let got = arrivals(stream).await;
+        assert_eq!(got, [250, 260, 270].map(Duration::from_millis));
+        assert_eq!(load.running(), 0, "the slot is freed at the end");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_gap_follows_the_running_count_when_it_is_scheduled() {
+        let load = Load::new(None);
+        let others = [load.try_admit(), load.try_admit()];
+        let config = MockConfig {
+            ttft_ms: 10.0,
+            gap_ms: 10.0,
+            gap_ms_per_running: 5.0,
+            ..MockConfig::default()
+        };
+        let (stream, _) = make(&config, 3, Box::pin(std::future::pending()));
+        let stream = stream.with_start(load.start());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            drop(others);
+        });
+        // Token 1 is scheduled at 10 ms with 3 running: 10 + 2 * 5 = 20 ms
+        // later; token 2 at 30 ms, alone again: 10 ms later.
+        let got = arrivals(stream).await;
+        assert_eq!(got, [10, 30, 40].map(Duration::from_millis));
     }
 
     #[tokio::test(start_paused = true)]

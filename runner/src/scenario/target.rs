@@ -70,9 +70,17 @@ fn endpoint(
                 .map(Endpoint::Url)
                 .map_err(|(m, h)| report.at(url.pos, m, h))
         }
-        (None, Some(mock), _) => check_mock(&mock.value)
-            .map(|()| Endpoint::Mock(mock.value.clone()))
-            .map_err(|(m, h)| report.at(mock.pos, m, h)),
+        (None, Some(mock), _) => {
+            let problems = check_mock(&mock.value);
+            if problems.is_empty() {
+                Ok(Endpoint::Mock(mock.value.clone()))
+            } else {
+                for (m, h) in problems {
+                    report.at(mock.pos, m, h);
+                }
+                Err(())
+            }
+        }
         (None, None, Some(pos)) => {
             report.at(
                 pos,
@@ -111,27 +119,12 @@ fn check_url(shown: &str, url: &str) -> Result<String, (String, String)> {
     }
 }
 
-fn check_mock(mock: &MockConfig) -> Result<(), (String, String)> {
-    for (key, value) in [
-        ("ttft_ms", mock.ttft_ms),
-        ("gap_ms", mock.gap_ms),
-        ("jitter_ms", mock.jitter_ms),
-    ] {
-        if !value.is_finite() || value < 0.0 {
-            return Err((
-                format!("`target.mock.{key}` is {value}"),
-                format!("`{key}` is a delay in milliseconds: 0 or more"),
-            ));
-        }
-    }
-    if mock.output_tokens == Some(0) {
-        return Err((
-            "`target.mock.output_tokens` is 0".to_string(),
-            "give at least 1 token, or remove the key to follow each request's `max_tokens`"
-                .to_string(),
-        ));
-    }
-    Ok(())
+/// Every problem of the mock's settings, as (message, help).
+fn check_mock(mock: &MockConfig) -> Vec<(String, String)> {
+    mock.problems()
+        .into_iter()
+        .map(|p| (format!("`target.mock.{}` {}", p.field, p.message), p.help))
+        .collect()
 }
 
 fn plugin(raw: Option<Located<String>>, cx: &Context<'_>, report: &mut Report<'_>) -> PluginRef {
@@ -344,16 +337,28 @@ mod tests {
 
     #[test]
     fn mock_values() {
-        assert!(check_mock(&MockConfig::default()).is_ok());
+        assert!(check_mock(&MockConfig::default()).is_empty());
         let bad = MockConfig {
             gap_ms: -1.0,
             ..MockConfig::default()
         };
-        assert!(check_mock(&bad).unwrap_err().0.contains("gap_ms"));
+        assert_eq!(check_mock(&bad)[0].0, "`target.mock.gap_ms` is -1");
         let zero = MockConfig {
             output_tokens: Some(0),
             ..MockConfig::default()
         };
-        assert!(check_mock(&zero).is_err());
+        assert_eq!(check_mock(&zero).len(), 1);
+        let faults = MockConfig {
+            faults: crate::mock::MockFaults {
+                error_rate: 2.0,
+                empty_rate: -1.0,
+                ..Default::default()
+            },
+            ..MockConfig::default()
+        };
+        let problems = check_mock(&faults);
+        assert_eq!(problems.len(), 2);
+        assert_eq!(problems[0].0, "`target.mock.faults.error_rate` is 2");
+        assert!(problems[1].1.contains("from 0 to 1"));
     }
 }
