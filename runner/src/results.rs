@@ -98,6 +98,13 @@ pub struct Environment {
     pub cores: usize,
     /// Host name, when known.
     pub hostname: Option<String>,
+    /// The runner's own peak resident memory over the run, MiB (with the
+    /// embedded mock, when it ran in-process).
+    #[serde(default)]
+    pub runner_peak_rss_mib: Option<f64>,
+    /// CPU time the runner used over the run (user + system), seconds.
+    #[serde(default)]
+    pub runner_cpu_s: Option<f64>,
 }
 
 /// Count and one example message of an error class.

@@ -117,8 +117,29 @@ pub fn load_plugin(
     }
 }
 
+/// The runner's own peak RSS (MiB) and CPU time (s) so far.
+fn own_usage() -> (Option<f64>, Option<f64>) {
+    let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given and touches nothing
+    // else; RUSAGE_SELF is always valid.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, ru.as_mut_ptr()) };
+    if rc != 0 {
+        return (None, None);
+    }
+    // SAFETY: getrusage returned 0, so the struct is initialised.
+    let ru = unsafe { ru.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (
+        Some(ru.ru_maxrss as f64 / 1024.0),
+        Some(secs(ru.ru_utime) + secs(ru.ru_stime)),
+    )
+}
+
 fn environment() -> Environment {
+    let (rss, cpu) = own_usage();
     Environment {
+        runner_peak_rss_mib: rss,
+        runner_cpu_s: cpu,
         os: format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         hostname: std::fs::read_to_string("/etc/hostname")
@@ -245,6 +266,7 @@ async fn drive(
         failure_backoff: sc.load.failure_backoff,
         keep_text: sessions,
         sessions,
+        think_ms: sc.load.think_ms,
         abort_reason: std::sync::Mutex::new(None),
     });
     let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);

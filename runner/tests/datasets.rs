@@ -182,8 +182,14 @@ fn conversations_sessions() {
         first.system.as_deref(),
         Some("你是一名耐心的旅行顾问，回答简洁具体。")
     );
-    assert_eq!(first.turns[1].think, std::time::Duration::from_secs(6));
-    assert_eq!(first.turns[2].think, std::time::Duration::from_millis(4500));
+    assert_eq!(
+        first.turns[1].think,
+        Some(std::time::Duration::from_secs(6))
+    );
+    assert_eq!(
+        first.turns[2].think,
+        Some(std::time::Duration::from_millis(4500))
+    );
     assert_eq!(first.turns[0].max_tokens, 256);
     // The single-turn view is the system prompt and the first turn.
     assert_eq!(

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use runner::scenario::{
-    self, Diagnostics, Drain, Overflow, Overrides, PhaseKind, Scenario, SearchOver, SweepOver,
+    self, Diagnostics, Drain, LengthDist, Overflow, Overrides, PhaseKind, Scenario, SearchOver,
+    SweepOver,
 };
 use runner::schedule::Process;
 
@@ -155,6 +156,18 @@ fn the_default_drain_waits_up_to_the_total_timeout() {
     assert!(!s.load.early_stop, "phases are not the original's ramp");
     let s = check("load: { drain: wait, drain_timeout: 5s, phases: [{ rate: 5 }] }\n").unwrap();
     assert_eq!(s.load.drain, Drain::Wait(Duration::from_secs(5)));
+    let s = check("load: { think_ms: { dist: uniform, min: 500, max: 3000 } }\n").unwrap();
+    assert_eq!(
+        s.load.think_ms,
+        Some(LengthDist::Uniform {
+            min: 500,
+            max: 3000
+        })
+    );
+    assert!(
+        errors("load: { think_ms: { dist: uniform, min: 0, max: 3 } }\n")
+            .contains("`load.think_ms.min` must be at least 1")
+    );
 }
 
 #[test]

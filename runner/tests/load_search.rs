@@ -13,7 +13,11 @@ use runner::scenario::{self, Overrides};
 async fn run_yaml(yaml: &str) -> (RunResults, std::path::PathBuf, tempfile::TempDir) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("prompts.txt"), "你好\nWrite a haiku about autumn.\n").unwrap();
+    std::fs::write(
+        dir.join("prompts.txt"),
+        "你好\nWrite a haiku about autumn.\n",
+    )
+    .unwrap();
     let path = dir.join("s.yaml");
     std::fs::write(&path, yaml).unwrap();
     let sc = scenario::load(&path, &Overrides::default()).unwrap_or_else(|d| panic!("{d}"));
@@ -45,7 +49,10 @@ async fn a_user_search_finds_the_decode_slots() {
     assert_eq!(s.found, Some(4.0), "probes: {:?}", s.probes);
     let values: Vec<f64> = s.probes.iter().map(|p| p.value).collect();
     assert_eq!(&values[..4], &[1.0, 2.0, 4.0, 8.0], "doubling first");
-    assert!(values.contains(&5.0), "then bisection down to the neighbour");
+    assert!(
+        values.contains(&5.0),
+        "then bisection down to the neighbour"
+    );
     assert_eq!(r.levels.len(), s.probes.len(), "one level per probe");
     for (l, p) in r.levels.iter().zip(&s.probes) {
         assert_eq!(l.step.kind, "search");
@@ -54,7 +61,10 @@ async fn a_user_search_finds_the_decode_slots() {
     }
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(md.contains("SLO search (users)"), "{md}");
-    assert!(md.contains("Highest value meeting the objectives: **4.00** users"), "{md}");
+    assert!(
+        md.contains("Highest value meeting the objectives: **4.00** users"),
+        "{md}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,5 +89,8 @@ async fn an_automatic_sweep_spreads_rates_up_to_the_measured_most() {
     }
     assert!(r.levels[1..].iter().all(|l| l.step.kind == "sweep"));
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    assert!(html.contains("chart-latency_throughput"), "the sweep is plotted");
+    assert!(
+        html.contains("chart-latency_throughput"),
+        "the sweep is plotted"
+    );
 }

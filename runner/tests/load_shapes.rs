@@ -331,3 +331,29 @@ async fn a_session_sends_the_real_reply_back_in_the_next_turn() {
     assert_eq!(l.by_turn.len(), 2);
     assert_eq!((l.by_turn[0].turn, l.by_turn[1].turn), (0, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn think_times_are_drawn_for_turns_that_give_none() {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let url = recording_server(bodies.clone()).await;
+    // Turn 2 gives no think time (drawn: fixed 150 ms); turn 3 gives 0.
+    let convo = "{\"turns\": [\"one\", \"two\", {\"user\": \"three\", \"think_s\": 0}]}\n";
+    let yaml = format!(
+        "target:\n  url: {url}\n  plugin: openai-chat\n  params: {{ model: m }}\ndataset: {{ format: conversations, path: convo.jsonl }}\noutput: {{ work_dir: . }}\nload:\n  think_ms: {{ dist: fixed, mean: 150 }}\n  phases:\n    - users: [1]\n      requests: 1\n"
+    );
+    let (_, reqs, _, _tmp) = run_yaml(&yaml, &[("convo.jsonl", convo)]).await;
+    assert_eq!(reqs.len(), 3);
+    let turn = |t: u64| {
+        reqs.iter()
+            .find(|q| q["turn"].as_u64().unwrap_or(0) == t)
+            .unwrap()
+    };
+    assert_eq!(field(turn(1), "planned"), field(turn(0), "end") + 150 * MS);
+    assert_eq!(field(turn(2), "planned"), field(turn(1), "end"));
+    let last = &bodies.lock().unwrap()[2]["messages"];
+    assert_eq!(
+        last.as_array().unwrap().len(),
+        5,
+        "three user turns and two replies"
+    );
+}

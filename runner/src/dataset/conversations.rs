@@ -98,7 +98,7 @@ pub fn first_prompt(system: &Option<String>, user: &str) -> Prompt {
 
 fn turn(value: &Value, number: usize, session_max: u32) -> Result<Turn, LineProblem> {
     let (user, max_tokens, think) = match value {
-        Value::String(text) => (text.clone(), session_max, Duration::ZERO),
+        Value::String(text) => (text.clone(), session_max, None),
         Value::Object(turn) => {
             let user = match turn.get("user") {
                 Some(Value::String(text)) => text.clone(),
@@ -121,10 +121,10 @@ fn turn(value: &Value, number: usize, session_max: u32) -> Result<Turn, LineProb
             )?
             .unwrap_or(session_max);
             let think = match turn.get("think_s") {
-                None | Some(Value::Null) => Duration::ZERO,
+                None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => match n.as_f64() {
                     Some(s) if s.is_finite() && (0.0..=86_400.0).contains(&s) => {
-                        Duration::from_secs_f64(s)
+                        Some(Duration::from_secs_f64(s))
                     }
                     _ => {
                         return Err(LineProblem::new(
@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(session.turns.len(), 2);
         assert_eq!(session.turns[0].max_tokens, 64);
         assert_eq!(session.turns[1].max_tokens, 8);
-        assert_eq!(session.turns[1].think, Duration::from_millis(1500));
+        assert_eq!(session.turns[1].think, Some(Duration::from_millis(1500)));
         assert_eq!(item.max_tokens, 64);
         assert!(matches!(item.prompt, Prompt::Chat(ref m) if m.len() == 2 && m[1].content == "a"));
         let (item, session) = parse_line(r#"{"turns": ["only"]}"#, 512).unwrap().unwrap();

@@ -101,8 +101,9 @@ pub struct Turn {
     /// `max_tokens` for this turn's reply.
     pub max_tokens: u32,
     /// How long the user thinks after the previous reply before sending
-    /// this turn (zero for the first).
-    pub think: Duration,
+    /// this turn, when the test set says (`None`: the scenario's
+    /// `load.think_ms`, else no pause).
+    pub think: Option<Duration>,
 }
 
 /// A multi-turn session: the user's turns, replayed with the server's real

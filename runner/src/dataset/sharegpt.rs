@@ -97,7 +97,7 @@ pub fn parse_entry(
             .map(|user| Turn {
                 user,
                 max_tokens: default_max_tokens,
-                think: std::time::Duration::ZERO,
+                think: None,
             })
             .collect(),
     };

@@ -62,6 +62,8 @@ pub struct RunContext {
     pub keep_text: bool,
     /// Replay the dataset's multi-turn sessions turn by turn.
     pub sessions: bool,
+    /// Think time (ms) before later turns whose test-set line gives none.
+    pub think_ms: Option<crate::scenario::LengthDist>,
     /// Why the run was stopped from inside (a plugin that faults on every
     /// request); set before `cancel` is cancelled.
     pub abort_reason: std::sync::Mutex<Option<String>>,

@@ -2,11 +2,16 @@
 //!
 //! A session replays its user turns in order: turn k is sent with the
 //! system prompt, every earlier user turn and every earlier *real* reply
-//! the server gave, after the user's think time. Turn k is due (planned)
-//! when the previous reply ended plus the think time. A failed turn ends
+//! the server gave, after the user's think time (the test set's, else one
+//! drawn from `load.think_ms`). Turn k is due (planned) when the previous
+//! reply ended plus the think time. A failed turn ends
 //! the session: without a reply there is no history to continue.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -14,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::RunContext;
 use super::drive::hand_over;
 use super::request::{Meta, execute};
-use crate::dataset::Item;
+use crate::dataset::{Item, draw_length};
 use crate::plugin::{ChatMessage, Prompt, RequestInput};
 use crate::sample::Sample;
 
@@ -90,9 +95,17 @@ async fn session(
     }
     let mut due = planned;
     let mut last = (planned, false);
+    // Drawn think times are seeded by the session and the user, so a rerun
+    // thinks the same.
+    let mut rng = SmallRng::seed_from_u64((u64::from(index) << 32) ^ u64::from(meta(0, 0, 0).user));
     for (turn, t) in session.turns.iter().enumerate() {
-        if turn > 0 && !t.think.is_zero() {
-            due = due.saturating_add(t.think.as_nanos() as u64);
+        let think = match (t.think, &ctx.think_ms) {
+            (Some(d), _) => d,
+            (None, Some(dist)) => Duration::from_millis(u64::from(draw_length(dist, &mut rng))),
+            (None, None) => Duration::ZERO,
+        };
+        if turn > 0 && !think.is_zero() {
+            due = due.saturating_add(think.as_nanos() as u64);
             let at = tokio::time::Instant::from_std(ctx.clock.instant(due));
             tokio::select! {
                 _ = tokio::time::sleep_until(at) => {}

@@ -28,6 +28,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("scenario_sha256", "Scenario SHA-256", "场景 SHA-256"),
     ("client", "Client", "客户端"),
     ("cores", "cores", "核"),
+    (
+        "runner_usage",
+        "runner peak RSS %s MiB, CPU %s s",
+        "运行器峰值内存 %s MiB，CPU %s 秒",
+    ),
     ("calibration", "Calibration budget", "自校准预算"),
     ("stopped_early", "Stopped early", "提前停止"),
     ("run_heading", "Run", "运行信息"),

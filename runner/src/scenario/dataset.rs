@@ -382,7 +382,11 @@ fn prefix(raw: Located<PrefixSection>, report: &mut Report<'_>) -> Option<Shared
 }
 
 /// Checks one length distribution; `None` (after a report) when it is bad.
-fn length(raw: Located<LengthSection>, key: &str, report: &mut Report<'_>) -> Option<LengthDist> {
+pub(super) fn length(
+    raw: Located<LengthSection>,
+    key: &str,
+    report: &mut Report<'_>,
+) -> Option<LengthDist> {
     let pos = raw.pos;
     let raw = raw.value;
     let dist = raw.dist.as_ref().map_or(DistChoice::Fixed, |d| d.value);

@@ -146,6 +146,9 @@ pub fn load(
         ),
         early_stop,
         drain,
+        think_ms: raw
+            .think_ms
+            .and_then(|t| super::dataset::length(t, "load.think_ms", report)),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::LengthDist;
 use crate::schedule::Process;
 
 /// The load: phases run in order, with a pause between two measured steps.
@@ -20,6 +21,9 @@ pub struct Load {
     pub early_stop: bool,
     /// What happens to requests still in flight when a step ends.
     pub drain: Drain,
+    /// Think time (ms) before a session's later turns whose test-set line
+    /// gives none.
+    pub think_ms: Option<LengthDist>,
 }
 
 impl Load {

@@ -6,6 +6,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 
 use super::raw::{DurationText, LevelUsers};
+use super::raw_dataset::LengthSection;
 use super::tree::Located;
 
 /// The load: closed-loop `levels` (the original's), or a list of `phases`.
@@ -39,6 +40,11 @@ pub struct LoadSection {
     pub drain: Option<DrainChoice>,
     /// The longest a `wait` drain waits. Default: `target.timeouts.total`.
     pub drain_timeout: Option<Located<DurationText>>,
+    /// Multi-turn sessions: the user's think time before each later turn,
+    /// in milliseconds, drawn per turn from this distribution (`dist`,
+    /// `mean`, `std`, `min`, `max` as for synthetic lengths), for turns whose
+    /// test-set line gives no `think_s`. Default: no pause.
+    pub think_ms: Option<Located<LengthSection>>,
 }
 
 /// Drain modes.
