@@ -250,9 +250,13 @@ pub struct LevelResult {
     pub requests: u64,
     /// Requests that succeeded.
     pub ok: u64,
-    /// Requests that failed.
+    /// Requests that failed, not counting `cancelled` ones.
     pub errors: u64,
-    /// errors / requests (0 when no request ended).
+    /// Requests a drain (`load.drain`) or a stopped run cancelled: listed
+    /// under `errors_by_class` as `cancelled`, but not server errors.
+    #[serde(default)]
+    pub cancelled: u64,
+    /// errors / (requests − cancelled) (0 when no request ended).
     pub error_rate: f64,
     /// Failures by class (`timeout_first_token`, `http_503`, ...).
     pub errors_by_class: BTreeMap<String, ErrorTally>,

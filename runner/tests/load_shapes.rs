@@ -262,6 +262,12 @@ async fn a_drain_cancels_what_is_still_running() {
             "a drain is told apart from a stopped run"
         );
         assert!(!r.interrupted);
+        assert_eq!(
+            (l.errors, l.cancelled),
+            (0, 2),
+            "cancelled is not a server error"
+        );
+        assert_eq!(l.error_rate, 0.0);
     }
 }
 

@@ -8,7 +8,7 @@ use super::window::Buckets;
 use crate::results::{
     Concurrency, ErrorTally, Goodput, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
 };
-use crate::sample::Sample;
+use crate::sample::{ErrorClass, Sample};
 use crate::scenario::Slo;
 
 const NS_PER_MS: f64 = 1e6;
@@ -28,6 +28,7 @@ pub struct LevelStats {
     window: (u64, u64),
     requests: u64,
     ok: u64,
+    cancelled: u64,
     errors: BTreeMap<String, ErrorTally>,
     ttft: Dist,
     ttft_first_event: Dist,
@@ -68,6 +69,7 @@ impl LevelStats {
             window: (window_start, window_end.max(window_start)),
             requests: 0,
             ok: 0,
+            cancelled: 0,
             errors: BTreeMap::new(),
             ttft: lat(),
             ttft_first_event: lat(),
@@ -100,9 +102,10 @@ impl LevelStats {
         self.requests
     }
 
-    /// Failed requests so far.
+    /// Failed requests so far, not counting those a drain or a stop
+    /// cancelled (the server did not fail them).
     pub fn errors(&self) -> u64 {
-        self.requests - self.ok
+        self.requests - self.ok - self.cancelled
     }
 
     /// The timeline bucket of run-clock time `at` (none before the level;
@@ -155,6 +158,9 @@ impl LevelStats {
         self.queue_delay
             .record(ms(s.sent.saturating_sub(s.planned)));
         if let Some(f) = &s.failure {
+            if f.class == ErrorClass::Cancelled {
+                self.cancelled += 1;
+            }
             let label = f.class.label(s.status);
             self.errors
                 .entry(label)
@@ -245,6 +251,7 @@ impl LevelStats {
     pub fn merge(&mut self, o: &LevelStats) {
         self.requests += o.requests;
         self.ok += o.ok;
+        self.cancelled += o.cancelled;
         self.good += o.good;
         for (k, t) in &o.errors {
             self.errors
@@ -381,8 +388,9 @@ impl LevelStats {
             requests: self.requests,
             ok: self.ok,
             errors: self.errors(),
-            error_rate: if self.requests > 0 {
-                self.errors() as f64 / self.requests as f64
+            cancelled: self.cancelled,
+            error_rate: if self.requests > self.cancelled {
+                self.errors() as f64 / (self.requests - self.cancelled) as f64
             } else {
                 0.0
             },
