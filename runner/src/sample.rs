@@ -101,7 +101,8 @@ pub struct Failure {
 pub struct Sample {
     /// Index of the load level (0-based) the request belongs to.
     pub level: u32,
-    /// The user (closed loop) that sent it.
+    /// The closed-loop user that sent it; open loop: the in-flight slot it
+    /// held (the lowest number free when it was sent).
     pub user: u32,
     /// Index of the dataset item sent.
     pub item: u32,

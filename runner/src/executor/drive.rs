@@ -306,6 +306,7 @@ impl Dispatch {
         } = self;
         let mut sampler = ctx.dataset.sampler(sampler_seed, 0);
         let mut dropped = 0u64;
+        let slots = Arc::new(Slots::default());
         let count = pace(arrivals, t0, pacer, &ctx.cancel, |index, due| {
             let planned = ctx.clock.at(due.into_std());
             let permit = match &cap {
@@ -326,6 +327,7 @@ impl Dispatch {
             let ctx = ctx.clone();
             let stop = stop.clone();
             let tx = samples.clone();
+            let slots = slots.clone();
             tracker.spawn(async move {
                 let _permit = match permit {
                     None => None,
@@ -335,12 +337,40 @@ impl Dispatch {
                         _ = stop.cancelled() => return,
                     },
                 };
-                let user = (index % u64::from(u32::MAX)) as u32;
+                // The request's "user" is the in-flight slot it holds, so
+                // user counts stay bounded by the concurrency reached.
+                let user = slots.take();
                 let _ = run_unit(&ctx, level, user, unit, planned, &stop, &tx).await;
+                slots.give(user);
             });
         })
         .await;
         (count, dropped)
+    }
+}
+
+/// Numbers for requests in flight: the lowest free one is reused, so the
+/// numbers in use never exceed the most requests in flight at once.
+#[derive(Default)]
+struct Slots {
+    free: std::sync::Mutex<std::collections::BinaryHeap<std::cmp::Reverse<u32>>>,
+    next: std::sync::atomic::AtomicU32,
+}
+
+impl Slots {
+    fn take(&self) -> u32 {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        match free.pop() {
+            Some(std::cmp::Reverse(n)) => n,
+            None => self.next.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    fn give(&self, n: u32) {
+        self.free
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(std::cmp::Reverse(n));
     }
 }
 
@@ -404,6 +434,17 @@ async fn wait_until(pacer: Pacer, due: Instant, cancel: &CancellationToken) -> b
 mod tests {
     use super::*;
     use crate::schedule::{Arrivals, Process, RateProfile};
+
+    #[test]
+    fn slots_reuse_the_lowest_free_number() {
+        let s = Slots::default();
+        assert_eq!((s.take(), s.take(), s.take()), (0, 1, 2));
+        s.give(1);
+        s.give(0);
+        assert_eq!(s.take(), 0);
+        assert_eq!(s.take(), 1);
+        assert_eq!(s.take(), 3);
+    }
 
     #[tokio::test(start_paused = true)]
     async fn constant_arrivals_fire_exactly_at_their_planned_times() {

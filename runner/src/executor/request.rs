@@ -162,7 +162,7 @@ fn apply(events: Vec<Event>, at: u64, s: &mut Sample) -> Option<Failure> {
 pub struct Meta {
     /// Level (step) index.
     pub level: u32,
-    /// Closed loop: the user; open loop: the arrival index.
+    /// Closed loop: the user; open loop: the in-flight slot it held.
     pub user: u32,
     /// Index of the dataset (or trace) item.
     pub item: u32,
