@@ -335,8 +335,12 @@ pub struct StepInfo {
     /// Open loop: arrivals not sent because `max_in_flight` was reached
     /// (`overflow: drop`).
     pub dropped: u64,
-    /// Open loop: arrivals sent per second of the load window
-    /// ((arrivals − dropped) / window).
+    /// Open loop: arrivals scheduled per second of the load window
+    /// (arrivals / window).
+    pub offered_rate: Option<f64>,
+    /// Open loop: requests actually sent per second, from their send
+    /// times: (n − 1) / (last send − first send). Compare with
+    /// `target_rate` for the schedule's fidelity.
     pub sent_rate: Option<f64>,
     /// Search probes: whether the step met the objectives.
     pub passed: Option<bool>,

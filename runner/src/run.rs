@@ -433,6 +433,8 @@ struct Collector {
     view: LiveView,
     stats: Option<(LevelStats, f64)>,
     by_turn: ByTurn,
+    /// The level's requests sent, and its first and last send times.
+    sends: (u64, u64, u64),
     level_start: u64,
     log_failed: bool,
 }
@@ -455,6 +457,11 @@ impl Collector {
         if let Some((st, _)) = self.stats.as_mut() {
             st.add(s);
             self.by_turn.add(s);
+            self.sends = (
+                self.sends.0 + 1,
+                self.sends.1.min(s.sent),
+                self.sends.2.max(s.sent),
+            );
         }
         self.view.on_sample(s);
         if !self.log_failed
@@ -484,6 +491,7 @@ async fn collect(
         view,
         stats: None,
         by_turn: ByTurn::default(),
+        sends: (0, u64::MAX, 0),
         level_start: 0,
         log_failed: false,
     };
@@ -498,6 +506,7 @@ async fn collect(
                     c.level_start = start;
                     c.stats = Some((LevelStats::new(index, users, start, end, c.slo), duration.as_secs_f64()));
                     c.by_turn = ByTurn::default();
+                    c.sends = (0, u64::MAX, 0);
                     c.view.start_level(index as usize, total as usize, &label, duration, start);
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {
@@ -509,6 +518,9 @@ async fn collect(
                         st.end_window(window.end);
                         let mut r = st.finish(dur, (window.concurrency_mean, window.concurrency_max));
                         r.by_turn = std::mem::take(&mut c.by_turn).finish();
+                        let (n, first, last) = c.sends;
+                        r.step.sent_rate = (n > 1 && last > first)
+                            .then(|| (n - 1) as f64 / ((last - first) as f64 / 1e9));
                         let _ = reply.send(r);
                     }
                     let _ = c.log.flush();
@@ -614,7 +626,11 @@ impl Steps<'_> {
         let (reply, got) = oneshot::channel();
         let _ = self.tx.send(Ctl::LevelEnd { window, reply }).await;
         let mut result = got.await.context("collector stopped")?;
+        let sent_rate = result.step.sent_rate;
         result.step = step_info(&step, &window);
+        if result.step.target_rate.is_some() || step.kind == "replay" {
+            result.step.sent_rate = sent_rate;
+        }
         if let Some(target) = result.step.target_users
             && step.kind == "ramp"
             && target > 0.0
@@ -678,7 +694,8 @@ fn step_info(step: &Step, w: &LevelWindow) -> StepInfo {
         target_rate,
         arrivals: w.arrivals,
         dropped: w.dropped,
-        sent_rate: (open && window_s > 0.0).then(|| (w.arrivals - w.dropped) as f64 / window_s),
+        offered_rate: (open && window_s > 0.0).then(|| w.arrivals as f64 / window_s),
+        sent_rate: None,
         passed: None,
     }
 }

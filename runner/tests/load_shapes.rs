@@ -98,6 +98,8 @@ async fn a_constant_rate_plans_every_send_on_an_absolute_timeline() {
         );
     }
     assert!(l.queue_delay_ms.is_some());
+    assert!(l.step.sent_rate.is_some_and(|r| r > 0.0), "{:?}", l.step);
+    assert!(l.step.offered_rate.is_some_and(|r| r > 0.0), "{:?}", l.step);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
