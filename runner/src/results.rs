@@ -235,6 +235,10 @@ pub struct TimelinePoint {
     pub errors: u64,
     /// Content chars that arrived in this second.
     pub chars: u64,
+    /// The runner's resident memory, MiB, sampled at the same tick as
+    /// `in_flight` (0 when not sampled).
+    #[serde(default)]
+    pub rss_mib: f64,
 }
 
 /// Figures of one load level.

@@ -117,6 +117,15 @@ pub fn load_plugin(
     }
 }
 
+/// The runner's resident memory now, MiB (Linux: `/proc/self/statm`).
+fn current_rss_mib() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    (page > 0).then(|| pages * page as f64 / (1024.0 * 1024.0))
+}
+
 /// The runner's own peak RSS (MiB) and CPU time (s) so far.
 fn own_usage() -> (Option<f64>, Option<f64>) {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -530,6 +539,9 @@ async fn collect(
                 let now = c.ctx.clock.now();
                 if let Some((st, _)) = c.stats.as_mut() {
                     st.note_in_flight(now, c.ctx.in_flight.current());
+                    if let Some(rss) = current_rss_mib() {
+                        st.note_rss(now, rss);
+                    }
                     let elapsed = Duration::from_nanos(now.saturating_sub(c.level_start));
                     c.view.tick(now, elapsed, c.ctx.in_flight.current());
                 }

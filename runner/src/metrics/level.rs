@@ -133,6 +133,13 @@ impl LevelStats {
         }
     }
 
+    /// Notes the runner's resident memory (MiB) seen at run-clock time `at`.
+    pub fn note_rss(&mut self, at: u64, rss_mib: f64) {
+        if let Some(b) = self.bucket(at) {
+            b.rss_mib = rss_mib;
+        }
+    }
+
     /// Folds one request in.
     pub fn add(&mut self, s: &Sample) {
         self.requests += 1;
@@ -287,6 +294,7 @@ impl LevelStats {
                 b.ok += p.ok;
                 b.errors += p.errors;
                 b.chars += p.chars;
+                b.rss_mib = b.rss_mib.max(p.rss_mib);
             }
         }
     }
