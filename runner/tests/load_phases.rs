@@ -259,3 +259,18 @@ fn the_original_flags_replace_phases() {
     );
     assert!(s.load.early_stop);
 }
+
+#[test]
+fn every_shipped_scenario_is_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            scenario::load(&path, &Overrides::default())
+                .unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "only {seen} scenarios found in {}", dir.display());
+}
