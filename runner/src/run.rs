@@ -14,12 +14,13 @@ use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::calibrate::{self, Calibration};
 use crate::clock::RunClock;
 use crate::dataset::{self, Dataset};
 use crate::executor::{self, LevelWindow, RunContext};
 use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
-use crate::metrics::{self, InFlight, LevelStats};
+use crate::metrics::{self, InFlight, LevelStats, tokens};
 use crate::mock::{self, MockServer};
 use crate::output::{self, RequestLog};
 use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
@@ -147,7 +148,12 @@ pub async fn run(sc: Scenario, opts: RunOptions) -> Result<RunOutput, RunError> 
         }
     };
     let plugin = plugin_task.await.context("plugin loader crashed")??;
-    let result = drive(&sc, &opts, plugin, data, &base_url, started).await;
+    let calibration = if sc.calibrate {
+        calibrate::before_run(&sc, opts.cache_dir.clone(), &opts.cancel).await?
+    } else {
+        None
+    };
+    let result = drive(&sc, &opts, plugin, data, &base_url, started, calibration).await;
     if let Some(m) = mock_server {
         m.shutdown().await;
     }
@@ -161,6 +167,7 @@ async fn drive(
     data: Dataset,
     base_url: &str,
     started: chrono::DateTime<chrono::Local>,
+    calibration: Option<Calibration>,
 ) -> Result<RunOutput, RunError> {
     let dir = output::create_run_dir(
         &sc.output.work_dir,
@@ -204,6 +211,8 @@ async fn drive(
             .first()
             .map_or(0.0, |l| l.duration.as_secs_f64()),
     };
+    // Replies are kept only to be counted by the tokenizer in the collector.
+    let keep_text = data.tokenizer.is_some();
     let ctx = Arc::new(RunContext {
         clock: RunClock::start(),
         client: executor::http_client(sc.target.timeouts.connect)
@@ -222,8 +231,14 @@ async fn drive(
         cancel: opts.cancel.clone(),
         failure_backoff: sc.load.failure_backoff,
         abort_reason: std::sync::Mutex::new(None),
+        keep_text,
     });
-    let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
+    let view = LiveView::new(
+        sc.live.interval,
+        sc.live.lang,
+        sc.live.style,
+        opts.hide_progress,
+    );
     view.println(&format!(
         "{} → {} with {} {} · results in {}",
         sc.name,
@@ -318,6 +333,9 @@ async fn drive(
     drop(stx);
     let mut log = collector.await.context("collector crashed")?;
     log.flush().context("writing requests.jsonl")?;
+    if let Some(cal) = &calibration {
+        calibrate::flag_levels(cal, &mut levels);
+    }
 
     let results = RunResults {
         results_version: RESULTS_VERSION,
@@ -331,6 +349,7 @@ async fn drive(
         scenario: summary,
         environment: environment(),
         levels,
+        calibration,
     };
     let json = serde_json::to_string_pretty(&results).context("encoding results")?;
     let json = output::redact(&json, &sc.target.secrets);
@@ -363,7 +382,12 @@ struct Collector {
 }
 
 impl Collector {
-    fn sample(&mut self, s: &Sample) {
+    fn sample(&mut self, mut s: Sample) {
+        // Off the I/O path: the request task only kept the text.
+        if let Some(tokenizer) = self.ctx.dataset.tokenizer.as_deref() {
+            tokens::count_reply(tokenizer, &mut s);
+        }
+        let s = &s;
         match &s.failure {
             None => self.faults_in_a_row = 0,
             Some(f) if f.class == ErrorClass::PluginFault => {
@@ -414,7 +438,7 @@ async fn collect(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            Some(s) = samples.recv() => c.sample(&s),
+            Some(s) = samples.recv() => c.sample(s),
             msg = ctl.recv() => match msg {
                 None => break,
                 Some(Ctl::LevelStart { index, total, users, start, end, duration }) => {
@@ -424,9 +448,9 @@ async fn collect(
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {
                     while let Ok(s) = samples.try_recv() {
-                        c.sample(&s);
+                        c.sample(s);
                     }
-                    c.view.end_level(c.ctx.clock.now());
+                    c.view.end_level(c.ctx.clock.now(), c.ctx.in_flight.current());
                     if let Some((st, dur)) = c.stats.take() {
                         let _ = reply.send(st.finish(dur, (window.concurrency_mean, window.concurrency_max)));
                     }
@@ -444,7 +468,7 @@ async fn collect(
         }
     }
     while let Ok(s) = samples.try_recv() {
-        c.sample(&s);
+        c.sample(s);
     }
     c.log
 }

@@ -54,6 +54,10 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Wait after a failed request before a user's next one.
     pub failure_backoff: Duration,
+    /// Keep each reply's content text in [`crate::sample::Sample::text`]
+    /// (for token counting by a tokenizer, or to carry a reply into the
+    /// next turn of a session). Off, nothing is copied.
+    pub keep_text: bool,
     /// Why the run was stopped from inside (a plugin that faults on every
     /// request); set before `cancel` is cancelled.
     pub abort_reason: std::sync::Mutex<Option<String>>,

@@ -115,6 +115,9 @@ fn apply(events: Vec<Event>, at: u64, s: &mut Sample) -> Option<Failure> {
                 let chars = t.chars().count() as u32;
                 if chars > 0 {
                     s.content.push(ContentEvent { at, chars });
+                    if let Some(text) = s.text.as_mut() {
+                        text.push_str(&t);
+                    }
                 }
             }
             Event::Reasoning(t) => s.reasoning_chars += t.chars().count() as u64,
@@ -141,6 +144,7 @@ pub async fn execute(ctx: &RunContext, level: u32, user: u32, item: u32, planned
         user,
         item,
         planned,
+        text: ctx.keep_text.then(String::new),
         ..Default::default()
     };
     let mut lease = match ctx.plugin.checkout() {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::summary::{Dist, Summary};
+use super::tokens::{TokenTally, output_tokens};
 use super::window::Buckets;
 use crate::results::{
     Concurrency, ErrorTally, Goodput, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
@@ -48,6 +49,7 @@ pub struct LevelStats {
     with_usage: u64,
     prompt_tokens: u64,
     output_tokens_total: u64,
+    tokens: TokenTally,
     timeline: Vec<TimelinePoint>,
 }
 
@@ -85,6 +87,7 @@ impl LevelStats {
             with_usage: 0,
             prompt_tokens: 0,
             output_tokens_total: 0,
+            tokens: TokenTally::default(),
             timeline: Vec::new(),
         }
     }
@@ -172,7 +175,8 @@ impl LevelStats {
         if completion.is_some() {
             self.with_usage += 1;
         }
-        let n = completion.map_or(s.content.len() as u64, u64::from);
+        let (n, _) = output_tokens(s);
+        self.tokens.add(s);
         self.output_tokens.record(n as f64);
         self.output_tokens_total += n;
         if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
@@ -268,6 +272,7 @@ impl LevelStats {
         self.with_usage += o.with_usage;
         self.prompt_tokens += o.prompt_tokens;
         self.output_tokens_total += o.output_tokens_total;
+        self.tokens.merge(&o.tokens);
         for p in &o.timeline {
             if let Some(b) = self.bucket(self.window.0 + u64::from(p.t) * 1_000_000_000) {
                 b.in_flight = b.in_flight.max(p.in_flight);
@@ -303,11 +308,8 @@ impl LevelStats {
         let totals = self.buckets.totals(steady_start, we);
         let window_s = phases.steady_s;
         let per_s = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
-        let token_source = match (self.with_usage, self.ok) {
-            (_, 0) | (0, _) => "chunks",
-            (u, ok) if u == ok => "usage",
-            _ => "mixed",
-        };
+        let token_source = self.tokens.headline_source();
+        flags.extend(self.tokens.flag());
         let total_tokens = if self.with_usage > 0 {
             totals.prompt_tokens + totals.tokens
         } else {
@@ -332,6 +334,7 @@ impl LevelStats {
             output_tokens_per_s: per_s(totals.tokens),
             total_tokens_per_s: per_s(total_tokens),
             requests_per_s: per_s(totals.ok),
+            chunks_per_s: per_s(totals.chunks),
         };
         let (ttft_fe, tpot, itl, e2e) = (
             self.ttft_first_event.summary(),
@@ -393,6 +396,7 @@ impl LevelStats {
                 per_s: per_s(totals.good),
             }),
             token_source: token_source.to_string(),
+            tokens: Some(self.tokens.result()),
             ttft_ms: self.ttft.summary(),
             ttft_first_event_ms: ttft_fe,
             tpot_ms: tpot,

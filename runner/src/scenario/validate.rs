@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
-use super::raw::{DurationText, LangChoice, ScenarioFile};
+use super::raw::{DurationText, LangChoice, LiveStyleChoice, ScenarioFile};
 use super::target;
 use super::tree::{Located, Pos};
-use super::{Lang, Level, Live, Load, Output, Overrides, Scenario, Slo};
+use super::{Lang, Level, Live, LiveStyle, Load, Output, Overrides, Scenario, Slo};
 
 /// Where the raw scenario came from and how to resolve what it names.
 pub struct Context<'a> {
@@ -142,6 +142,11 @@ pub fn validate(
             Some(LangChoice::En) => Lang::En,
             Some(LangChoice::Zh) | None => Lang::Zh,
         }),
+        style: match live_raw.style {
+            Some(LiveStyleChoice::Original) => LiveStyle::Original,
+            Some(LiveStyleChoice::Modern) => LiveStyle::Modern,
+            Some(LiveStyleChoice::Both) | None => LiveStyle::Both,
+        },
     };
     Scenario {
         name,
@@ -153,6 +158,7 @@ pub fn validate(
         output,
         live,
         slo,
+        calibrate: raw.calibrate.unwrap_or(false),
     }
 }
 
