@@ -382,11 +382,9 @@ struct Collector {
 }
 
 impl Collector {
-    fn sample(&mut self, mut s: Sample) {
-        // Off the I/O path: the request task only kept the text.
-        if let Some(tokenizer) = self.ctx.dataset.tokenizer.as_deref() {
-            tokens::count_reply(tokenizer, &mut s);
-        }
+    /// Folds in one sample; its tokenizer count, if any, is already in
+    /// it ([`tokens::count_replies`]).
+    fn sample(&mut self, s: Sample) {
         let s = &s;
         match &s.failure {
             None => self.faults_in_a_row = 0,
@@ -438,7 +436,15 @@ async fn collect(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            Some(s) = samples.recv() => c.sample(s),
+            Some(s) = samples.recv() => {
+                let mut batch = vec![s];
+                while batch.len() < tokens::BATCH && let Ok(s) = samples.try_recv() {
+                    batch.push(s);
+                }
+                for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), batch).await {
+                    c.sample(s);
+                }
+            }
             msg = ctl.recv() => match msg {
                 None => break,
                 Some(Ctl::LevelStart { index, total, users, start, end, duration }) => {
@@ -447,7 +453,11 @@ async fn collect(
                     c.view.start_level(index as usize, total as usize, users, duration, start);
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {
+                    let mut rest = Vec::new();
                     while let Ok(s) = samples.try_recv() {
+                        rest.push(s);
+                    }
+                    for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), rest).await {
                         c.sample(s);
                     }
                     c.view.end_level(c.ctx.clock.now(), c.ctx.in_flight.current());
@@ -467,7 +477,11 @@ async fn collect(
             }
         }
     }
+    let mut rest = Vec::new();
     while let Ok(s) = samples.try_recv() {
+        rest.push(s);
+    }
+    for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), rest).await {
         c.sample(s);
     }
     c.log

@@ -61,13 +61,44 @@ pub fn mismatch(usage: u32, tokenizer: u32) -> bool {
 
 /// Counts the reply text kept in `s.text` with `tokenizer` into
 /// `s.tokenizer_tokens`, and drops the text. Does nothing when no text was
-/// kept. Runs after the request ended, off the I/O path (the collector
-/// calls it before folding the sample in).
+/// kept. Runs after the request ended, off the I/O path (see
+/// [`count_replies`]).
 pub fn count_reply(tokenizer: &Tokenizer, s: &mut Sample) {
     if let Some(text) = s.text.take() {
         let n = tokenizer.count(&text);
         s.tokenizer_tokens = Some(u32::try_from(n).unwrap_or(u32::MAX));
     }
+}
+
+/// Most samples [`count_replies`] counts in one blocking call.
+pub const BATCH: usize = 256;
+
+/// Counts the kept reply text of every sample in `batch` on tokio's
+/// blocking pool, so the collector's worker thread stays free for the
+/// requests' I/O meanwhile; returns the samples in their order. Without a
+/// tokenizer, or when no sample kept text, returns them as they are.
+pub async fn count_replies(
+    tokenizer: Option<&std::sync::Arc<Tokenizer>>,
+    mut batch: Vec<Sample>,
+) -> Vec<Sample> {
+    let Some(tokenizer) = tokenizer else {
+        return batch;
+    };
+    if batch.iter().all(|s| s.text.is_none()) {
+        return batch;
+    }
+    let tokenizer = tokenizer.clone();
+    let counted = tokio::task::spawn_blocking(move || {
+        for s in &mut batch {
+            count_reply(&tokenizer, s);
+        }
+        batch
+    })
+    .await;
+    counted.unwrap_or_else(|e| {
+        tracing::error!("token counting stopped: {e}");
+        Vec::new()
+    })
 }
 
 /// Output tokens of a level's successful requests, per source.
@@ -292,6 +323,24 @@ mod tests {
         assert_eq!(a.headline_source(), "mixed");
         assert_eq!(a.result().chunks.total, 6);
         assert_eq!(a.result().usage.unwrap().total, 3);
+    }
+
+    #[tokio::test]
+    async fn replies_are_counted_off_the_worker_in_order() {
+        let tok = std::sync::Arc::new(crate::tokenizer::tests_support::whitespace_tokenizer());
+        let batch: Vec<Sample> = ["a", "a b", "a b c", ""]
+            .iter()
+            .map(|t| Sample {
+                text: Some(t.to_string()),
+                ..Default::default()
+            })
+            .collect();
+        let counted = count_replies(Some(&tok), batch.clone()).await;
+        let n: Vec<Option<u32>> = counted.iter().map(|s| s.tokenizer_tokens).collect();
+        assert_eq!(n, [Some(1), Some(2), Some(3), Some(0)]);
+        assert!(counted.iter().all(|s| s.text.is_none()));
+        // Without a tokenizer the samples pass through untouched.
+        assert_eq!(count_replies(None, batch.clone()).await, batch);
     }
 
     #[test]
