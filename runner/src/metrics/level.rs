@@ -539,6 +539,24 @@ mod tests {
     }
 
     #[test]
+    fn tokenizer_count_is_n_without_usage() {
+        // Content at 200, 220, 240 ms; no usage; the tokenizer counted 5
+        // tokens: TPOT (240 - 200) / (5 - 1) = 10 ms, not 20 ms per chunk.
+        let mut l = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
+        let mut s = sample(0, &[(200, 2), (220, 2), (240, 2)], None);
+        s.tokenizer_tokens = Some(5);
+        l.add(&s);
+        let r = l.finish(1.0, (1.0, 1));
+        assert_eq!(r.token_source, "tokenizer");
+        assert!((r.tpot_ms.unwrap().p50 - 10.0).abs() < 0.01);
+        assert_eq!(r.vllm.total_output_tokens, 5);
+        let t = r.tokens.unwrap();
+        assert_eq!(t.tokenizer.unwrap().total, 5);
+        assert_eq!((t.chunks.total, t.chars.total), (3, 6));
+        assert!(t.usage.is_none());
+    }
+
+    #[test]
     fn errors_by_class_and_merge() {
         let mut a = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
         let mut fail = sample(0, &[], None);
