@@ -1,5 +1,5 @@
 //! Command-line interface: `runner run | validate | schema | mock | plugin |
-//! report | compare`.
+//! report | compare | calibrate`.
 //! `main` stays short; each subcommand is one function here.
 
 use std::path::{Path, PathBuf};
@@ -46,6 +46,31 @@ enum Command {
     Report(crate::cli_report::ReportArgs),
     /// Compare two runs level by level; exit 1 when a --fail-if gate trips.
     Compare(crate::cli_report::CompareArgs),
+    /// Measure the runner's own ceiling (streams, chunks/s) and added
+    /// latency against the in-process mock.
+    Calibrate(CalibrateArgs),
+}
+
+/// `runner calibrate`: the scenario's highest level and chunk rate, or the
+/// flags alone.
+#[derive(Debug, Args)]
+struct CalibrateArgs {
+    /// A scenario file: its highest level of users and its mock's chunk
+    /// rate (50/s for a real server) are the defaults.
+    scenario: Option<PathBuf>,
+    /// Concurrent streams. Default: the scenario's highest level, else 100.
+    #[arg(long)]
+    users: Option<u32>,
+    /// Chunks per second of each stream (the mock's gap is 1 / this).
+    /// Default: the scenario mock's 1000 / gap_ms, else 50.
+    #[arg(long, value_name = "CHUNKS_PER_S")]
+    chunk_rate: Option<f64>,
+    /// How long the streams run (`5s`, `500ms`).
+    #[arg(long, default_value = "5s")]
+    duration: String,
+    /// Print results as JSON (the `calibration` object of results.json).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +174,7 @@ pub fn main_with(cli: Cli) -> ExitCode {
         Command::Plugin(PluginCommand::Check(args)) => plugin::sdk::cmd_check(&args),
         Command::Report(args) => crate::cli_report::cmd_report(args),
         Command::Compare(args) => crate::cli_report::cmd_compare(args),
+        Command::Calibrate(args) => cmd_calibrate(args),
     }
 }
 
@@ -282,6 +308,56 @@ async fn stop_on_signal(cancel: CancellationToken) {
     cancel.cancel();
     let _ = tokio::signal::ctrl_c().await;
     std::process::exit(130);
+}
+
+fn cmd_calibrate(args: CalibrateArgs) -> ExitCode {
+    use crate::calibrate::{self, CalibrateSpec};
+    let duration = match scenario::parse_duration(&args.duration) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --duration: {e}\nhelp: {}", scenario::DURATION_HELP);
+            return ExitCode::from(2);
+        }
+    };
+    let mut spec = match &args.scenario {
+        Some(path) => match scenario::load(path, &Overrides::default()) {
+            Ok(sc) => CalibrateSpec::for_scenario(&sc, duration),
+            Err(d) => {
+                eprintln!("{d}");
+                return ExitCode::from(2);
+            }
+        },
+        None => CalibrateSpec {
+            users: calibrate::DEFAULT_USERS,
+            chunk_rate: calibrate::DEFAULT_CHUNK_RATE,
+            duration,
+            output_tokens: calibrate::DEFAULT_OUTPUT_TOKENS,
+        },
+    };
+    spec.users = args.users.unwrap_or(spec.users);
+    spec.chunk_rate = args.chunk_rate.unwrap_or(spec.chunk_rate);
+    if let Err(e) = spec.check() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let json = args.json;
+    runtime_then(|| async move {
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            stop.cancel();
+        });
+        let cal = calibrate::calibrate(&spec, plugin::default_cache_dir(), cancel).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&cal)?);
+        } else {
+            for line in calibrate::summary_lines(&cal) {
+                println!("{line}");
+            }
+        }
+        Ok(())
+    })
 }
 
 fn print_summary(out: &run::RunOutput) {

@@ -6,6 +6,7 @@
 //! [`sample::Sample`] per request. Samples feed [`metrics`], the [`live`] view
 //! and [`output`] (requests.jsonl, results.json, report.md).
 
+pub mod calibrate;
 pub mod cli;
 pub mod cli_report;
 pub mod clock;

@@ -54,6 +54,10 @@ pub struct RunResults {
     /// SLO searches, one per `search` phase.
     #[serde(default)]
     pub searches: Vec<SearchResult>,
+    /// The runner's own budget, measured against the in-process mock
+    /// before the run (`calibrate: true`); `None` when it did not run.
+    #[serde(default)]
+    pub calibration: Option<crate::calibrate::Calibration>,
 }
 
 /// The parts of the scenario a reader needs to interpret the figures.
@@ -165,6 +169,10 @@ pub struct Throughput {
     pub total_tokens_per_s: f64,
     /// Successful requests that ended inside the window / window_s.
     pub requests_per_s: f64,
+    /// Content events (chunks, not tokens) that arrived inside the window /
+    /// window_s; compared with the runner's calibrated ceiling.
+    #[serde(default)]
+    pub chunks_per_s: f64,
 }
 
 /// The same figures under the key names of vLLM's `bench serve` JSON, where
@@ -221,6 +229,39 @@ pub struct Goodput {
     pub per_s: f64,
 }
 
+/// One source's count of output over a level's successful requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SourceCount {
+    /// Successful requests that have this count.
+    pub requests: u64,
+    /// Sum over those requests.
+    pub total: u64,
+    /// total / requests (0 without requests).
+    pub mean: f64,
+}
+
+/// Output of a level's successful requests counted by every source, side by
+/// side: the server's usage, the scenario's tokenizer, content events
+/// (`chunks`, not tokens) and chars.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenSources {
+    /// Output tokens as the server reported them (`usage.completion_tokens`),
+    /// over the requests that reported them; `None` when none did.
+    pub usage: Option<SourceCount>,
+    /// Output tokens of the whole reply text by the scenario's
+    /// `tokenizer.json` (special tokens excluded), counted after the stream
+    /// ended; `None` without a tokenizer.
+    pub tokenizer: Option<SourceCount>,
+    /// Content events (chunks). Not tokens: a server may send several
+    /// tokens in one event.
+    pub chunks: SourceCount,
+    /// Chars (Unicode scalar values) of the reply.
+    pub chars: SourceCount,
+    /// Requests whose usage and tokenizer counts differ by more than 10% of
+    /// the usage count: |tokenizer − usage| > 0.1 × usage.
+    pub usage_tokenizer_mismatches: u64,
+}
+
 /// One second of a level, counted from the start of its load window.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TimelinePoint {
@@ -275,9 +316,15 @@ pub struct LevelResult {
     /// Goodput, when the scenario sets SLOs.
     #[serde(default)]
     pub goodput: Option<Goodput>,
-    /// Where output token counts come from: `usage` (the server's usage
-    /// report), `chunks` (content events counted, not tokens) or `mixed`.
+    /// Where output token counts `N` come from: `usage` (the server's usage
+    /// report), else `tokenizer` (the scenario's tokenizer.json over the
+    /// whole reply), else `chunks` (content events counted, not tokens);
+    /// `mixed` when requests of the level differ.
     pub token_source: String,
+    /// Output counted by every source side by side (absent in files written
+    /// before it was reported).
+    #[serde(default)]
+    pub tokens: Option<TokenSources>,
     /// Time to first token, ms: t_1 − sent, first non-empty content event.
     pub ttft_ms: Option<Summary>,
     /// Time to first data event, ms: first frame of the body − sent.

@@ -14,13 +14,14 @@ use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::calibrate::{self, Calibration};
 use crate::clock::RunClock;
 use crate::dataset::Item;
 use crate::dataset::{self, Dataset};
 use crate::executor::{self, LevelWindow, Pacer, RunContext};
 use crate::fdlimit;
 use crate::framing::DEFAULT_MAX_LINE;
-use crate::metrics::{self, ByTurn, InFlight, LevelStats};
+use crate::metrics::{self, ByTurn, InFlight, LevelStats, tokens};
 use crate::mock::{self, MockServer};
 use crate::output::{self, RequestLog};
 use crate::plugin::{self, Plugin, PluginEngine, PluginLimits};
@@ -74,6 +75,8 @@ enum Ctl {
         total: u32,
         /// Users whose first responses end the ramp-in (0: open loop, ramp).
         users: u32,
+        /// The concurrency aimed at, for the live view (0: none).
+        target: u32,
         label: String,
         start: u64,
         end: u64,
@@ -185,7 +188,12 @@ pub async fn run(sc: Scenario, opts: RunOptions) -> Result<RunOutput, RunError> 
         }
     };
     let plugin = plugin_task.await.context("plugin loader crashed")??;
-    let result = drive(&sc, &opts, plugin, data, &base_url, started).await;
+    let calibration = if sc.calibrate {
+        calibrate::before_run(&sc, opts.cache_dir.clone(), &opts.cancel).await?
+    } else {
+        None
+    };
+    let result = drive(&sc, &opts, plugin, data, &base_url, started, calibration).await;
     if let Some(m) = mock_server {
         m.shutdown().await;
     }
@@ -199,6 +207,7 @@ async fn drive(
     data: Dataset,
     base_url: &str,
     started: chrono::DateTime<chrono::Local>,
+    calibration: Option<Calibration>,
 ) -> Result<RunOutput, RunError> {
     // Traces are read before the run folder exists: a bad line is bad
     // input, reported before anything is sent.
@@ -256,6 +265,9 @@ async fn drive(
             .and_then(|p| p.duration)
             .map_or(0.0, |d| d.as_secs_f64()),
     };
+    // Replies are kept to be counted by the tokenizer in the collector, and
+    // to carry them into the next turn of a session.
+    let keep_text = data.tokenizer.is_some() || sessions;
     let ctx = Arc::new(RunContext {
         clock: RunClock::start(),
         client: executor::http_client(sc.target.timeouts.connect)
@@ -273,12 +285,17 @@ async fn drive(
         in_flight: InFlight::new(),
         cancel: opts.cancel.clone(),
         failure_backoff: sc.load.failure_backoff,
-        keep_text: sessions,
         sessions,
         think_ms: sc.load.think_ms,
         abort_reason: std::sync::Mutex::new(None),
+        keep_text,
     });
-    let view = LiveView::new(sc.live.interval, sc.live.lang, opts.hide_progress);
+    let view = LiveView::new(
+        sc.live.interval,
+        sc.live.lang,
+        sc.live.style,
+        opts.hide_progress,
+    );
     view.println(&format!(
         "{} → {} with {} {} · results in {}",
         sc.name,
@@ -392,7 +409,7 @@ async fn drive(
     let Steps {
         tx,
         stx,
-        levels,
+        mut levels,
         stop_reason,
         ..
     } = steps;
@@ -400,6 +417,9 @@ async fn drive(
     drop(stx);
     let mut log = collector.await.context("collector crashed")?;
     log.flush().context("writing requests.jsonl")?;
+    if let Some(cal) = &calibration {
+        calibrate::flag_levels(cal, &mut levels);
+    }
 
     let results = RunResults {
         results_version: RESULTS_VERSION,
@@ -414,6 +434,7 @@ async fn drive(
         environment: environment(),
         levels,
         searches,
+        calibration,
     };
     let json = serde_json::to_string_pretty(&results).context("encoding results")?;
     let json = output::redact(&json, &sc.target.secrets);
@@ -449,7 +470,10 @@ struct Collector {
 }
 
 impl Collector {
-    fn sample(&mut self, s: &Sample) {
+    /// Folds in one sample; its tokenizer count, if any, is already in
+    /// it ([`tokens::count_replies`]).
+    fn sample(&mut self, s: Sample) {
+        let s = &s;
         match &s.failure {
             None => self.faults_in_a_row = 0,
             Some(f) if f.class == ErrorClass::PluginFault => {
@@ -508,21 +532,33 @@ async fn collect(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
-            Some(s) = samples.recv() => c.sample(&s),
+            Some(s) = samples.recv() => {
+                let mut batch = vec![s];
+                while batch.len() < tokens::BATCH && let Ok(s) = samples.try_recv() {
+                    batch.push(s);
+                }
+                for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), batch).await {
+                    c.sample(s);
+                }
+            }
             msg = ctl.recv() => match msg {
                 None => break,
-                Some(Ctl::LevelStart { index, total, users, label, start, end, duration }) => {
+                Some(Ctl::LevelStart { index, total, users, target, label, start, end, duration }) => {
                     c.level_start = start;
                     c.stats = Some((LevelStats::new(index, users, start, end, c.slo), duration.as_secs_f64()));
                     c.by_turn = ByTurn::default();
                     c.sends = (0, u64::MAX, 0);
-                    c.view.start_level(index as usize, total as usize, &label, duration, start);
+                    c.view.start_level(index as usize, total as usize, &label, target, duration, start);
                 }
                 Some(Ctl::LevelEnd { window, reply }) => {
+                    let mut rest = Vec::new();
                     while let Ok(s) = samples.try_recv() {
-                        c.sample(&s);
+                        rest.push(s);
                     }
-                    c.view.end_level(c.ctx.clock.now());
+                    for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), rest).await {
+                        c.sample(s);
+                    }
+                    c.view.end_level(c.ctx.clock.now(), c.ctx.in_flight.current());
                     if let Some((mut st, dur)) = c.stats.take() {
                         st.end_window(window.end);
                         let mut r = st.finish(dur, (window.concurrency_mean, window.concurrency_max));
@@ -548,8 +584,12 @@ async fn collect(
             }
         }
     }
+    let mut rest = Vec::new();
     while let Ok(s) = samples.try_recv() {
-        c.sample(&s);
+        rest.push(s);
+    }
+    for s in tokens::count_replies(c.ctx.dataset.tokenizer.as_ref(), rest).await {
+        c.sample(s);
     }
     c.log
 }
@@ -616,6 +656,10 @@ impl Steps<'_> {
                 index: i,
                 total: self.total.max(i + 1),
                 users: ramp_in_users,
+                target: match &step.load {
+                    StepLoad::Users { slots, .. } => slots.len() as u32,
+                    StepLoad::Open { open, .. } => open.cap.unwrap_or(0),
+                },
                 label: step.label.clone(),
                 start,
                 end: start + duration.as_nanos() as u64,

@@ -134,8 +134,13 @@ pub struct Sample {
     pub end: u64,
     /// `None` for a success.
     pub failure: Option<Failure>,
-    /// The reply's content text, kept only when the run needs it (a
-    /// multi-turn session, a tokenizer count); never written out.
+    /// Output tokens of the whole reply by the scenario's `tokenizer.json`
+    /// (special tokens excluded), counted after the request ended; `None`
+    /// without a tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer_tokens: Option<u32>,
+    /// The reply's content text, kept only while a later stage needs it
+    /// ([`crate::executor::RunContext::keep_text`]); never written out.
     #[serde(skip)]
     pub text: Option<String>,
 }

@@ -109,6 +109,22 @@ impl Tokenizer {
     }
 }
 
+/// A tiny word-level tokenizer for unit tests: whitespace-split words,
+/// each one token (unknown words too).
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// The `tokenizer.json` text.
+    pub const WHITESPACE_JSON: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"[UNK]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1,"world":2},"unk_token":"[UNK]"}}"#;
+
+    /// The tokenizer of [`WHITESPACE_JSON`].
+    pub fn whitespace_tokenizer() -> Tokenizer {
+        Tokenizer::from_bytes(WHITESPACE_JSON.as_bytes(), Path::new("whitespace.json"))
+            .expect("the test tokenizer parses")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

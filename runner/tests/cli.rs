@@ -137,3 +137,42 @@ fn schema_and_plugin_list() {
         "test plugins are not built in:\n{list}"
     );
 }
+
+#[test]
+fn calibrate_checks_its_flags_and_prints_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, needle) in [
+        (&["calibrate", "--chunk-rate", "0"][..], "--chunk-rate"),
+        (&["calibrate", "--users", "0"][..], "--users"),
+        (&["calibrate", "--duration", "soon"][..], "--duration"),
+    ] {
+        let out = runner(args, tmp.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let out = runner(
+        &[
+            "calibrate",
+            "--users",
+            "2",
+            "--chunk-rate",
+            "100",
+            "--duration",
+            "300ms",
+            "--json",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cal: runner::calibrate::Calibration =
+        serde_json::from_slice(&out.stdout).expect("calibration JSON on stdout");
+    assert_eq!((cal.streams_asked, cal.chunk_rate_per_stream), (2, 100.0));
+    assert_eq!(cal.chunks_per_s_asked, 200.0);
+    assert_eq!(cal.errors, 0);
+    assert!(cal.ttft_added_ms.p50 >= 0.0, "{cal:?}");
+}

@@ -150,3 +150,86 @@ output: {{ work_dir: . }}
     assert_eq!(l.errors_by_class["connect"].count, l.requests);
     assert!((l.error_rate - 1.0).abs() < 1e-12);
 }
+
+/// A word-level tokenizer.json: whitespace-split words (and runs of
+/// punctuation), each one token.
+const WORD_TOKENIZER: &str = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"[UNK]","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],"normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,"model":{"type":"WordLevel","vocab":{"[UNK]":0,"the":1},"unk_token":"[UNK]"}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokenizer_counts_and_calibration_reach_the_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("words.json"), WORD_TOKENIZER).unwrap();
+    let sc = scenario_in(
+        tmp.path(),
+        r#"
+name: tokens
+target:
+  mock: { ttft_ms: 20, gap_ms: 5, output_tokens: 12 }
+  params: { model: mock }
+dataset: { path: prompts.txt, tokenizer: words.json }
+load: { levels: [2], duration: 500ms, pause: 0s }
+output: { work_dir: . }
+live: { interval: 1s, style: both }
+calibrate: true
+"#,
+    );
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(90),
+        run::run(sc, options(tmp.path())),
+    )
+    .await
+    .expect("the run ends in time")
+    .expect("the run succeeds");
+    let l = &out.results.levels[0];
+    assert_eq!(l.errors, 0, "{:?}", l.errors_by_class);
+    // Usage is present, so it stays the headline source.
+    assert_eq!(l.token_source, "usage");
+    let tokens = l.tokens.expect("token sources");
+    // Recount from requests.jsonl: every request carries its tokenizer count.
+    let lines = std::fs::read_to_string(out.dir.join("requests.jsonl")).unwrap();
+    let samples: Vec<runner::sample::Sample> = lines
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(samples.len() as u64, l.requests);
+    let mut tokenizer_total = 0;
+    let mut mismatches = 0;
+    for s in &samples {
+        let t = s.tokenizer_tokens.expect("a tokenizer count per request");
+        assert!(t > 0);
+        assert!(s.text.is_none(), "reply text is never written out");
+        tokenizer_total += u64::from(t);
+        let u = s.usage.and_then(|u| u.completion_tokens).unwrap();
+        assert_eq!(u, 12);
+        mismatches += u64::from(runner::metrics::tokens::mismatch(u, t));
+    }
+    assert!(!lines.contains("\"text\""));
+    let tok = tokens.tokenizer.unwrap();
+    assert_eq!((tok.requests, tok.total), (l.ok, tokenizer_total));
+    assert_eq!(tokens.usage.unwrap().total, 12 * l.ok);
+    assert_eq!(tokens.chunks.total, 12 * l.ok);
+    assert_eq!(tokens.usage_tokenizer_mismatches, mismatches);
+    assert_eq!(
+        l.flags
+            .iter()
+            .any(|f| f.starts_with("token counts disagree")),
+        mismatches > 0,
+        "{:?}",
+        l.flags
+    );
+    // The calibration ran at the level's 2 users and the mock's 200 chunks/s.
+    let cal = out.results.calibration.as_ref().expect("calibration");
+    assert_eq!((cal.streams_asked, cal.streams_max), (2, 2));
+    assert_eq!(cal.chunk_rate_per_stream, 200.0);
+    assert!(cal.ttft_added_ms.p50 >= 0.0, "{cal:?}");
+    let md = std::fs::read_to_string(out.dir.join("report.md")).unwrap();
+    assert!(md.contains("| Calibration budget | ceiling ≈ "), "{md}");
+    assert!(
+        md.contains(&format!(
+            "Output of successful requests by source (usage and tokenizer count tokens; chunks are content events, not tokens): usage {} (mean 12.0, {} requests) · tokenizer {tokenizer_total} ",
+            12 * l.ok,
+            l.ok
+        )),
+        "{md}"
+    );
+}

@@ -267,10 +267,23 @@ fn every_shipped_scenario_is_valid() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            scenario::load(&path, &Overrides::default())
-                .unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+            // Hosted-API examples name their key as `${env:...}`: an unset
+            // variable is the only problem allowed here.
+            if let Err(d) = scenario::load(&path, &Overrides::default()) {
+                let shown = d.to_string();
+                assert!(
+                    d.iter()
+                        .all(|x| x.to_string().contains("environment variable")),
+                    "{}: {shown}",
+                    path.display()
+                );
+            }
             seen += 1;
         }
     }
-    assert!(seen >= 10, "only {seen} scenarios found in {}", dir.display());
+    assert!(
+        seen >= 10,
+        "only {seen} scenarios found in {}",
+        dir.display()
+    );
 }

@@ -59,7 +59,7 @@ async fn tokens_slow_down_with_the_running_batch() {
             let ctx = std::sync::Arc::clone(&h.ctx);
             tokio::spawn(async move {
                 let planned = ctx.clock.now();
-                runner::executor::request::execute(&ctx, 0, 0, 0, planned).await
+                runner::executor::request::execute_item(&ctx, 0, planned).await
             })
         })
         .collect();

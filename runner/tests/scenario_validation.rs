@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use runner::dataset::{self, Prompt};
 use runner::scenario::{
-    self, DatasetFormat, Diagnostics, Endpoint, Lang, Overrides, PhaseKind, PluginRef, Scenario,
-    Timeouts,
+    self, DatasetFormat, Diagnostics, Endpoint, Lang, LiveStyle, Overrides, PhaseKind, PluginRef,
+    Scenario, Timeouts,
 };
 
 /// The user counts and duration of a scenario's one closed-loop phase.
@@ -129,6 +129,30 @@ fn defaults() {
     assert_eq!(s.output.work_dir, PathBuf::from("."));
     assert_eq!(s.live.interval, Duration::from_secs(30));
     assert_eq!(s.live.lang, Lang::Zh);
+    // The original's line stays as it was, with the modern one under it.
+    assert_eq!(s.live.style, LiveStyle::Both);
+    assert!(!s.calibrate);
+}
+
+#[test]
+fn live_style_and_calibrate() {
+    for (style, want) in [
+        ("original", LiveStyle::Original),
+        ("modern", LiveStyle::Modern),
+        ("both", LiveStyle::Both),
+    ] {
+        let text = format!("{TARGET_AND_DATA}live: {{ style: {style} }}\ncalibrate: true\n");
+        let s = check(&text, &Overrides::default()).1.expect("valid");
+        assert_eq!(s.live.style, want);
+        assert!(s.calibrate);
+    }
+    let errs = errors(&format!("{TARGET_AND_DATA}live: {{ style: fancy }}\n"));
+    assert!(
+        errs[0].contains("unknown value `fancy` for `live.style`"),
+        "{errs:?}"
+    );
+    let errs = errors(&format!("{TARGET_AND_DATA}calibrate: maybe\n"));
+    assert!(errs[0].contains("`calibrate`"), "{errs:?}");
 }
 
 #[test]
@@ -170,7 +194,7 @@ fn unknown_keys_suggest_the_nearest() {
     assert_eq!(
         errs[0],
         "s.yaml:1:1: error: unknown key `targte` at the top level\n  help: did you mean `target`? \
-         valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
+         valid keys here: `calibrate`, `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
     );
     // With the target misspelled there is no target: reported too.
     assert!(
@@ -194,7 +218,7 @@ fn unknown_keys_suggest_the_nearest() {
         errs,
         vec![
             "s.yaml:3:1: error: unknown key `params` at the top level\n  help: `params` belongs in \
-             `target`; valid keys here: `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
+             `target`; valid keys here: `calibrate`, `dataset`, `description`, `live`, `load`, `name`, `output`, `slo`, `target`"
         ]
     );
     // Inside the mock config too (which `runner mock` shares and which denies

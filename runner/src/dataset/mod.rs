@@ -158,6 +158,31 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A single-turn dataset made in code (calibration prompts), taken in
+    /// file order; `path` names it in results. Empty `items` get one empty
+    /// text prompt, so a dataset is never empty.
+    pub fn from_items(mut items: Vec<Item>, path: PathBuf) -> Self {
+        if items.is_empty() {
+            items.push(Item {
+                prompt: Prompt::Text(String::new()),
+                max_tokens: 1,
+                input_len: 0,
+                output_len: None,
+            });
+        }
+        let read = items.len();
+        Dataset {
+            order: SharedOrder::new(SampleOrder::Sequential, items.len(), 0),
+            items,
+            sessions: Vec::new(),
+            path,
+            format: DatasetFormat::Lines,
+            unit: LengthUnit::Chars,
+            tokenizer: None,
+            read,
+        }
+    }
+
     /// A sampler for one user: `seed` seeds `random` order (the executor
     /// passes a per-level seed), `user` tells users apart.
     pub fn sampler(&self, seed: u64, user: u32) -> Sampler {

@@ -58,7 +58,9 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Wait after a failed request before a user's next one.
     pub failure_backoff: Duration,
-    /// Keep each reply's text in its sample (multi-turn sessions need it).
+    /// Keep each reply's content text in [`crate::sample::Sample::text`]
+    /// (for token counting by a tokenizer, or to carry a reply into the
+    /// next turn of a session). Off, nothing is copied.
     pub keep_text: bool,
     /// Replay the dataset's multi-turn sessions turn by turn.
     pub sessions: bool,

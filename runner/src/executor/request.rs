@@ -228,6 +228,19 @@ pub async fn execute(
     s
 }
 
+/// Sends dataset item `item` alone, due at `planned`, stopped only by the
+/// run's cancel token (tests and tools that drive single requests).
+pub async fn execute_item(ctx: &RunContext, item: u32, planned: u64) -> Sample {
+    let items = &ctx.dataset.items;
+    let input = ctx.input(&items[item as usize % items.len().max(1)]);
+    let meta = Meta {
+        item,
+        planned,
+        ..Meta::default()
+    };
+    execute(ctx, meta, input, &ctx.cancel).await
+}
+
 /// The HTTP exchange. Fills `s` as it goes; returns the failure, if any.
 async fn exchange(
     ctx: &RunContext,

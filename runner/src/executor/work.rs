@@ -122,8 +122,9 @@ async fn session(
             stream: ctx.stream,
             params_json: ctx.params_json.clone(),
         };
-        let mut s = execute(ctx, meta(i as u32, turn as u32, due), input, stop).await;
-        let reply = s.text.take();
+        let s = execute(ctx, meta(i as u32, turn as u32, due), input, stop).await;
+        // Cloned: a tokenizer may still count the reply downstream.
+        let reply = s.text.clone();
         let ok = s.ok();
         last = finish(tx, s).await?;
         if !ok || stop.is_cancelled() {

@@ -7,7 +7,9 @@
 //! - [`original`]: the original tool's line, `[并发] … [总吞吐] …`, with the
 //!   same window, formulas and layout its users know, in Chinese or English;
 //! - [`modern`]: the runner's compact line with in-flight against target,
-//!   error share, TTFT/TPOT percentiles and token and character rates.
+//!   error share, TTFT/TPOT percentiles and token and character rates;
+//! - [`tracker`]: the figures of the modern line, gathered from samples.
 
 pub mod modern;
 pub mod original;
+pub mod tracker;

@@ -32,6 +32,10 @@ pub struct ModernStats {
     pub tpot_p50_ms: Option<f64>,
     /// Output tokens per second over the recent window.
     pub tokens_per_s: Option<f64>,
+    /// True when no request of the window had a token count (no usage, no
+    /// tokenizer): `tokens_per_s` then counts content events and is
+    /// labelled `chunks/s`, never tokens.
+    pub chunks_only: bool,
     /// Output characters per second over the recent window.
     pub chars_per_s: Option<f64>,
     /// Seconds since the level (or run) started.
@@ -46,6 +50,7 @@ struct Labels {
     ttft: &'static str,
     tpot: &'static str,
     tokens: &'static str,
+    chunks: &'static str,
     chars: &'static str,
 }
 
@@ -56,6 +61,7 @@ const EN: Labels = Labels {
     ttft: "TTFT",
     tpot: "TPOT",
     tokens: "tok/s",
+    chunks: "chunks/s",
     chars: "chars/s",
 };
 
@@ -66,6 +72,7 @@ const ZH: Labels = Labels {
     ttft: "首字延迟",
     tpot: "每token",
     tokens: "token/秒",
+    chunks: "chunks/秒",
     chars: "字/秒",
 };
 
@@ -100,7 +107,7 @@ pub fn modern_line(s: &ModernStats, lang: Lang) -> String {
         l.tpot,
         ms(s.tpot_p50_ms),
         rate(s.tokens_per_s),
-        l.tokens,
+        if s.chunks_only { l.chunks } else { l.tokens },
         rate(s.chars_per_s),
         l.chars,
     );
@@ -156,6 +163,7 @@ mod tests {
             tpot_p50_ms: Some(20.14),
             tokens_per_s: Some(3150.4),
             chars_per_s: Some(4819.6),
+            chunks_only: false,
             elapsed_s: 125.9,
         }
     }
@@ -210,12 +218,13 @@ mod tests {
             tpot_p50_ms: Some(1.0),
             tokens_per_s: Some(99.94),
             chars_per_s: Some(0.0),
+            chunks_only: true,
             elapsed_s: f64::INFINITY,
         };
         assert_eq!(
             modern_line(&s, Lang::En),
             "- · in-flight 1/1 · done 8 · err 1 (12.5%) · TTFT p50 0.35ms p99 - · TPOT p50 1.0ms · \
-             99.9 tok/s · 0.0 chars/s"
+             99.9 chunks/s · 0.0 chars/s"
         );
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::summary::{Dist, Summary};
+use super::tokens::{TokenTally, output_tokens};
 use super::window::Buckets;
 use crate::results::{
     Concurrency, ErrorTally, Goodput, LevelResult, Phases, Throughput, TimelinePoint, VllmCompat,
@@ -49,6 +50,7 @@ pub struct LevelStats {
     with_usage: u64,
     prompt_tokens: u64,
     output_tokens_total: u64,
+    tokens: TokenTally,
     timeline: Vec<TimelinePoint>,
 }
 
@@ -87,6 +89,7 @@ impl LevelStats {
             with_usage: 0,
             prompt_tokens: 0,
             output_tokens_total: 0,
+            tokens: TokenTally::default(),
             timeline: Vec::new(),
         }
     }
@@ -191,7 +194,8 @@ impl LevelStats {
         if completion.is_some() {
             self.with_usage += 1;
         }
-        let n = completion.map_or(s.content.len() as u64, u64::from);
+        let (n, _) = output_tokens(s);
+        self.tokens.add(s);
         self.output_tokens.record(n as f64);
         self.output_tokens_total += n;
         if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
@@ -288,6 +292,7 @@ impl LevelStats {
         self.with_usage += o.with_usage;
         self.prompt_tokens += o.prompt_tokens;
         self.output_tokens_total += o.output_tokens_total;
+        self.tokens.merge(&o.tokens);
         for p in &o.timeline {
             if let Some(b) = self.bucket(self.window.0 + u64::from(p.t) * 1_000_000_000) {
                 b.in_flight = b.in_flight.max(p.in_flight);
@@ -330,11 +335,8 @@ impl LevelStats {
         let totals = self.buckets.totals(steady_start, we);
         let window_s = phases.steady_s;
         let per_s = |x: f64| if window_s > 0.0 { x / window_s } else { 0.0 };
-        let token_source = match (self.with_usage, self.ok) {
-            (_, 0) | (0, _) => "chunks",
-            (u, ok) if u == ok => "usage",
-            _ => "mixed",
-        };
+        let token_source = self.tokens.headline_source();
+        flags.extend(self.tokens.flag());
         let total_tokens = if self.with_usage > 0 {
             totals.prompt_tokens + totals.tokens
         } else {
@@ -359,6 +361,7 @@ impl LevelStats {
             output_tokens_per_s: per_s(totals.tokens),
             total_tokens_per_s: per_s(total_tokens),
             requests_per_s: per_s(totals.ok),
+            chunks_per_s: per_s(totals.chunks),
         };
         let (ttft_fe, tpot, itl, e2e) = (
             self.ttft_first_event.summary(),
@@ -421,6 +424,7 @@ impl LevelStats {
                 per_s: per_s(totals.good),
             }),
             token_source: token_source.to_string(),
+            tokens: Some(self.tokens.result()),
             ttft_ms: self.ttft.summary(),
             ttft_first_event_ms: ttft_fe,
             tpot_ms: tpot,
@@ -562,6 +566,24 @@ mod tests {
                 .goodput
                 .is_none()
         );
+    }
+
+    #[test]
+    fn tokenizer_count_is_n_without_usage() {
+        // Content at 200, 220, 240 ms; no usage; the tokenizer counted 5
+        // tokens: TPOT (240 - 200) / (5 - 1) = 10 ms, not 20 ms per chunk.
+        let mut l = LevelStats::new(0, 1, 0, 1000 * MS, Slo::default());
+        let mut s = sample(0, &[(200, 2), (220, 2), (240, 2)], None);
+        s.tokenizer_tokens = Some(5);
+        l.add(&s);
+        let r = l.finish(1.0, (1.0, 1));
+        assert_eq!(r.token_source, "tokenizer");
+        assert!((r.tpot_ms.unwrap().p50 - 10.0).abs() < 0.01);
+        assert_eq!(r.vllm.total_output_tokens, 5);
+        let t = r.tokens.unwrap();
+        assert_eq!(t.tokenizer.unwrap().total, 5);
+        assert_eq!((t.chunks.total, t.chars.total), (3, 6));
+        assert!(t.usage.is_none());
     }
 
     #[test]

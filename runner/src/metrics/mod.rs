@@ -5,6 +5,7 @@ pub mod early_stop;
 mod inflight;
 mod level;
 mod summary;
+pub mod tokens;
 mod turns;
 mod window;
 

@@ -18,6 +18,7 @@ pub struct Buckets {
     width: u64,
     chars: Vec<f64>,
     tokens: Vec<f64>,
+    chunks: Vec<f64>,
     prompt_tokens: Vec<f64>,
     ok_ends: Vec<f64>,
     good_ends: Vec<f64>,
@@ -31,6 +32,8 @@ pub struct Totals {
     /// Output tokens, each request's spread over its content events in
     /// proportion to their chars.
     pub tokens: f64,
+    /// Content events (chunks).
+    pub chunks: f64,
     /// Prompt tokens of successful requests that ended.
     pub prompt_tokens: f64,
     /// Successful requests that ended.
@@ -60,6 +63,7 @@ impl Buckets {
             let n = i + 1;
             self.chars.resize(n, 0.0);
             self.tokens.resize(n, 0.0);
+            self.chunks.resize(n, 0.0);
             self.prompt_tokens.resize(n, 0.0);
             self.ok_ends.resize(n, 0.0);
             self.good_ends.resize(n, 0.0);
@@ -67,11 +71,13 @@ impl Buckets {
         Some(i)
     }
 
-    /// Content of `chars` chars (and `tokens` output tokens) arrived at `at`.
+    /// One content event of `chars` chars (and `tokens` output tokens)
+    /// arrived at `at`.
     pub fn content(&mut self, at: u64, chars: f64, tokens: f64) {
         if let Some(i) = self.index(at) {
             self.chars[i] += chars;
             self.tokens[i] += tokens;
+            self.chunks[i] += 1.0;
         }
     }
 
@@ -92,6 +98,7 @@ impl Buckets {
             if let Some(j) = self.index(at) {
                 self.chars[j] += o.chars[i];
                 self.tokens[j] += o.tokens[i];
+                self.chunks[j] += o.chunks[i];
                 self.prompt_tokens[j] += o.prompt_tokens[i];
                 self.ok_ends[j] += o.ok_ends[i];
                 self.good_ends[j] += o.good_ends[i];
@@ -115,6 +122,7 @@ impl Buckets {
             let share = overlap as f64 / self.width as f64;
             t.chars += self.chars[i] * share;
             t.tokens += self.tokens[i] * share;
+            t.chunks += self.chunks[i] * share;
             t.prompt_tokens += self.prompt_tokens[i] * share;
             t.ok += self.ok_ends[i] * share;
             t.good += self.good_ends[i] * share;
@@ -141,7 +149,7 @@ mod tests {
             (all.chars, all.tokens, all.ok, all.prompt_tokens),
             (30.0, 6.0, 2.0, 7.0)
         );
-        assert_eq!(all.good, 1.0);
+        assert_eq!((all.good, all.chunks), (1.0, 2.0));
         // [10, 20): the second bucket whole.
         assert_eq!(b.totals(10 * MS, 20 * MS).chars, 20.0);
         // [5, 15): half of each bucket.

@@ -34,6 +34,27 @@ const LABELS: &[(&str, &str, &str)] = &[
         "运行器峰值内存 %s MiB，CPU %s 秒",
     ),
     ("calibration", "Calibration budget", "自校准预算"),
+    (
+        "calibration_sentence",
+        "ceiling ≈ %s streams, %s chunks/s (estimated from %s of the CPU); asked %s streams × %s chunks/s: achieved %s streams (mean), %s of %s chunks/s; added latency TTFT p50 %s ms, p99 %s ms; inter-chunk gap p50 %s ms, p99 %s ms",
+        "上限约 %s 路流、%s chunks/秒（按 CPU 占用 %s 估计）；请求 %s 路流 × %s chunks/秒：实际 %s 路流（均值），%s / %s chunks/秒；附加延迟 首字 p50 %s 毫秒，p99 %s 毫秒；chunk 间隔 p50 %s 毫秒，p99 %s 毫秒",
+    ),
+    (
+        "calibration_none",
+        "not measured (set `calibrate: true` in the scenario, or run `runner calibrate`)",
+        "未测量（在场景中设置 `calibrate: true`，或运行 `runner calibrate`）",
+    ),
+    (
+        "tokens_by_source",
+        "Output of successful requests by source (usage and tokenizer count tokens; chunks are content events, not tokens)",
+        "成功请求的输出按来源（usage 与 tokenizer 为 token 数；chunks 为内容事件数，不是 token）",
+    ),
+    (
+        "tokens_mismatch",
+        "requests with usage and tokenizer more than 10%% apart: %s",
+        "usage 与 tokenizer 计数相差超过 10%% 的请求：%s 个",
+    ),
+    ("source_none", "none", "无"),
     ("stopped_early", "Stopped early", "提前停止"),
     ("run_heading", "Run", "运行信息"),
     ("levels_heading", "Levels", "各并发档位"),
@@ -110,8 +131,8 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("same_as", "same number as", "等同于"),
     (
         "notation",
-        "Notation: `planned` is when a request was due (a closed-loop user became free), `sent` when it was handed to the HTTP client, `t_i` the arrival of the i-th content event, `t_N` the last, `end` when the body ended, `N` the output tokens (from the server's `usage` when it reports them, else the count of content events, labelled `chunks`). Chars count Unicode scalar values: a Chinese character is 1. Percentiles come from HDR histograms (3 significant digits).",
-        "记号：`planned` 为请求应发出的时刻（闭环用户空闲时），`sent` 为交给 HTTP 客户端的时刻，`t_i` 为第 i 个内容事件到达时刻，`t_N` 为最后一个，`end` 为响应体结束时刻，`N` 为输出 token 数（服务端报告 `usage` 时取之，否则为内容事件数，标为 `chunks`）。字数按 Unicode 标量计：一个汉字计 1。分位数来自 HDR 直方图（3 位有效数字）。",
+        "Notation: `planned` is when a request was due (a closed-loop user became free), `sent` when it was handed to the HTTP client, `t_i` the arrival of the i-th content event, `t_N` the last, `end` when the body ended, `N` the output tokens (from the server's `usage` when it reports them, else the scenario's tokenizer.json over the whole reply, else the count of content events, labelled `chunks`). Chars count Unicode scalar values: a Chinese character is 1. Percentiles come from HDR histograms (3 significant digits).",
+        "记号：`planned` 为请求应发出的时刻（闭环用户空闲时），`sent` 为交给 HTTP 客户端的时刻，`t_i` 为第 i 个内容事件到达时刻，`t_N` 为最后一个，`end` 为响应体结束时刻，`N` 为输出 token 数（服务端报告 `usage` 时取之，否则用场景的 tokenizer.json 统计整段回复，再否则为内容事件数，标为 `chunks`）。字数按 Unicode 标量计：一个汉字计 1。分位数来自 HDR 直方图（3 位有效数字）。",
     ),
     ("kpi_peak_throughput", "Peak throughput", "峰值总吞吐"),
     (
@@ -264,6 +285,11 @@ pub const DEFINITIONS: &[Definition] = &[
         name: "queue_delay",
         formula: "sent − planned",
         same_as: "ours",
+    },
+    Definition {
+        name: "output tokens (N)",
+        formula: "usage.completion_tokens when the server reports it; else the scenario's tokenizer.json over the whole reply, special tokens excluded, counted after the stream ended; else content events, labelled `chunks`. A request whose usage and tokenizer counts differ by more than 10% of usage is counted as a mismatch",
+        same_as: "vLLM/SGLang (usage); AIPerf (tokenizer)",
     },
     Definition {
         name: "user_chars_per_s",

@@ -60,6 +60,8 @@ use std::path::Path;
 
 pub use dataset_model::*;
 pub use diagnostic::{Diagnostic, Diagnostics, Origin};
+/// Durations as scenarios write them (`500ms`, `2s`), for flags that take one.
+pub use duration::{HELP as DURATION_HELP, parse as parse_duration};
 pub use model::*;
 pub use phase::*;
 pub use validate::default_levels;

@@ -29,6 +29,9 @@ pub struct Scenario {
     pub live: Live,
     /// Objectives for goodput.
     pub slo: Slo,
+    /// Measure the runner's own budget against the in-process mock before
+    /// the run.
+    pub calibrate: bool,
 }
 
 /// Service-level objectives; a request is good when it succeeded and meets
@@ -137,6 +140,20 @@ pub struct Live {
     pub interval: Duration,
     /// Language of the live line.
     pub lang: Lang,
+    /// Which live lines are printed.
+    pub style: LiveStyle,
+}
+
+/// Which live lines a run prints every `live.interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LiveStyle {
+    /// The original tool's line only, exactly as it was.
+    Original,
+    /// The runner's modern line only.
+    Modern,
+    /// The original's line, unchanged, with the modern line under it.
+    #[default]
+    Both,
 }
 
 /// Flags of `runner run` that override the scenario file (the original's

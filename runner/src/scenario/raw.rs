@@ -43,6 +43,11 @@ pub struct ScenarioFile {
     /// Service-level objectives for goodput: a request is good when it
     /// succeeded and meets every objective given. Default: none.
     pub slo: Option<SloSection>,
+    /// Before the run, drive the in-process mock briefly at the highest
+    /// level's users and the target's chunk rate, and record the runner's
+    /// own ceiling and added latency in results.json and the report (see
+    /// `runner calibrate`). Default: false.
+    pub calibrate: Option<bool>,
 }
 
 /// Service-level objectives, each a duration (`500ms`, `2s`, ...).
@@ -175,6 +180,23 @@ pub struct LiveSection {
     pub interval: Option<Located<DurationText>>,
     /// Language of the live line and labels. Default: `zh`.
     pub lang: Option<LangChoice>,
+    /// Which live lines to print: `original` (the original tool's line,
+    /// exactly as it was), `modern` (in-flight against target, completed
+    /// and errors, TTFT p50/p99, TPOT p50, tokens/s and chars/s), or `both`
+    /// (the original's line with the modern one under it). Default: `both`.
+    pub style: Option<LiveStyleChoice>,
+}
+
+/// Which live lines to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LiveStyleChoice {
+    /// The original tool's line only.
+    Original,
+    /// The runner's modern line only.
+    Modern,
+    /// The original's line with the modern one under it.
+    Both,
 }
 
 /// Languages of the live line.

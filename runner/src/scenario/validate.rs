@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::duration;
-use super::raw::{DurationText, LangChoice, ScenarioFile};
+use super::raw::{DurationText, LangChoice, LiveStyleChoice, ScenarioFile};
 use super::target;
 use super::tree::{Located, Pos};
-use super::{Lang, Live, Output, Overrides, Scenario, Slo};
+use super::{Lang, Live, LiveStyle, Output, Overrides, Scenario, Slo};
 
 /// Where the raw scenario came from and how to resolve what it names.
 pub struct Context<'a> {
@@ -145,6 +145,11 @@ pub fn validate(
             Some(LangChoice::En) => Lang::En,
             Some(LangChoice::Zh) | None => Lang::Zh,
         }),
+        style: match live_raw.style {
+            Some(LiveStyleChoice::Original) => LiveStyle::Original,
+            Some(LiveStyleChoice::Modern) => LiveStyle::Modern,
+            Some(LiveStyleChoice::Both) | None => LiveStyle::Both,
+        },
     };
     Scenario {
         name,
@@ -156,6 +161,7 @@ pub fn validate(
         output,
         live,
         slo,
+        calibrate: raw.calibrate.unwrap_or(false),
     }
 }
 

@@ -73,6 +73,9 @@ pub async fn harness(target: &str, prompts: &str) -> Harness {
         in_flight: InFlight::new(),
         cancel: CancellationToken::new(),
         failure_backoff: Duration::ZERO,
+        keep_text: false,
+        sessions: false,
+        think_ms: None,
         abort_reason: std::sync::Mutex::new(None),
     };
     Harness {
@@ -89,7 +92,7 @@ impl Harness {
         let planned = self.ctx.clock.now();
         tokio::time::timeout(
             TEST_TIMEOUT,
-            executor::request::execute(&self.ctx, 0, 0, item, planned),
+            executor::request::execute_item(&self.ctx, item, planned),
         )
         .await
         .expect("the request ends in time: no hang")
