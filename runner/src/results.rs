@@ -358,6 +358,11 @@ pub struct LevelResult {
     /// Which phase and shape of load the level is a step of.
     #[serde(default)]
     pub step: StepInfo,
+    /// Latency in the steady state: successful requests that were not
+    /// their user's first (closed loop) and were sent before the window's
+    /// planned end; `None` when none qualified.
+    #[serde(default)]
+    pub steady: Option<SteadyLatency>,
     /// Multi-turn sessions: figures by turn index (turn 0 first). Empty for
     /// single requests.
     #[serde(default)]
@@ -395,6 +400,21 @@ pub struct StepInfo {
     pub sent_rate: Option<f64>,
     /// Search probes: whether the step met the objectives.
     pub passed: Option<bool>,
+}
+
+/// Latency of a level's steady-state requests (see `LevelResult::steady`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SteadyLatency {
+    /// Requests counted.
+    pub requests: u64,
+    /// Time to first token, ms.
+    pub ttft_ms: Option<Summary>,
+    /// Time per output token, ms.
+    pub tpot_ms: Option<Summary>,
+    /// Gaps between content events, ms.
+    pub itl_ms: Option<Summary>,
+    /// End-to-end latency, ms.
+    pub e2e_ms: Option<Summary>,
 }
 
 /// Figures of one turn index across a level's sessions.

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::steady::Steady;
 use super::summary::{Dist, Summary};
 use super::tokens::{TokenTally, output_tokens};
 use super::window::Buckets;
@@ -52,6 +53,7 @@ pub struct LevelStats {
     output_tokens_total: u64,
     tokens: TokenTally,
     timeline: Vec<TimelinePoint>,
+    steady: Steady,
 }
 
 fn ms(ns: u64) -> f64 {
@@ -91,6 +93,7 @@ impl LevelStats {
             output_tokens_total: 0,
             tokens: TokenTally::default(),
             timeline: Vec::new(),
+            steady: Steady::default(),
         }
     }
 
@@ -147,6 +150,16 @@ impl LevelStats {
     pub fn add(&mut self, s: &Sample) {
         self.requests += 1;
         self.last_end = self.last_end.max(s.end);
+        // Steady state: not its user's first request (closed loop), sent
+        // before the window's planned end (when it has one).
+        let mut steady = self.first_end.is_empty()
+            || self
+                .first_end
+                .get(s.user as usize)
+                .is_some_and(|&f| f != u64::MAX);
+        if self.window.1 > self.window.0 && s.sent >= self.window.1 {
+            steady = false;
+        }
         if let Some(f) = self.first_end.get_mut(s.user as usize) {
             *f = (*f).min(s.end);
         }
@@ -227,6 +240,9 @@ impl LevelStats {
                     .content(e.at, f64::from(e.chars), n as f64 * share);
             }
         }
+        if steady {
+            self.steady.add(s, n);
+        }
         let good = self.meets_slo(s, n);
         self.good += u64::from(good);
         let prompt = s.usage.and_then(|u| u.prompt_tokens).unwrap_or(0);
@@ -285,6 +301,7 @@ impl LevelStats {
             a.merge(b);
         }
         self.buckets.merge(&o.buckets);
+        self.steady.merge(&o.steady);
         for (a, b) in self.first_end.iter_mut().zip(&o.first_end) {
             *a = (*a).min(*b);
         }
@@ -440,6 +457,7 @@ impl LevelStats {
             vllm,
             step: Default::default(),
             by_turn: Vec::new(),
+            steady: self.steady.finish(),
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod early_stop;
 mod inflight;
 mod level;
+mod steady;
 mod summary;
 pub mod tokens;
 mod turns;

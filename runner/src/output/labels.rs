@@ -105,6 +105,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("example", "example", "示例"),
     ("flag", "Flag", "注意"),
     ("warmup", "warm-up", "预热"),
+    (
+        "steady_sentence",
+        "Steady state (%s requests: not a user's first, sent before the window's end): TTFT p50 %s / p99 %s ms, TPOT p50 %s / p99 %s ms, ITL p99 %s ms, E2E p99 %s ms.",
+        "稳态（%s 个请求：非用户首个请求、在窗口结束前发出）：首字延迟 p50 %s / p99 %s 毫秒，TPOT p50 %s / p99 %s 毫秒，ITL p99 %s 毫秒，E2E p99 %s 毫秒。",
+    ),
     ("open_loop_heading", "Open-loop arrivals", "开环到达"),
     ("step", "step", "阶段"),
     ("target_rate", "target req/s", "目标请求/秒"),
