@@ -58,6 +58,7 @@ fn every_shape_parses() {
     - sweep: { users: [2, 4] }
     - search: { over: users, max: 256, precision: 0.1, min_good: 0.9 }
     - search: {}
+slo: { ttft: 2s }
 "#,
     )
     .unwrap_or_else(|d| panic!("{d}"));
@@ -218,7 +219,10 @@ fn mistakes_are_reported_with_their_place_and_fix() {
     let e = errors("load:\n  phases:\n    - { sweep: { rates: [5], points: 3 } }\n");
     assert!(e.contains("`points` applies only to `rates: auto`"), "{e}");
 
-    let e = errors("load:\n  phases:\n    - { search: { precision: 2 } }\n");
+    let e = errors("load:\n  phases:\n    - { search: {} }\n");
+    assert!(e.contains("a `search` phase needs objectives"), "{e}");
+
+    let e = errors("slo: { ttft: 1s }\nload:\n  phases:\n    - { search: { precision: 2 } }\n");
     assert!(e.contains("`search.precision` is 2"), "{e}");
 
     let e = errors("load:\n  phases:\n    - { rate: 5, overflow: queue }\n");

@@ -132,6 +132,18 @@ pub fn validate(
         report,
     );
     let slo = slo(raw.slo, report);
+    if !slo.any()
+        && load
+            .phases
+            .iter()
+            .any(|p| matches!(p.kind, super::PhaseKind::Search(_)))
+    {
+        report.whole(
+            "slo",
+            "a `search` phase needs objectives to search against, and `slo` sets none",
+            "add e.g. `slo: { ttft: 2s, tpot: 50ms }` to the scenario",
+        );
+    }
     let live_raw = raw.live.unwrap_or_default();
     let live = Live {
         interval: duration_at(
