@@ -2,7 +2,7 @@
 //! model (decode slots and a per-token time that grows with the batch), so
 //! the answer is fixed by the server's configuration: with 4 slots, a 5th
 //! concurrent user always waits for a whole response before its first
-//! token.
+//! token, far past the SLO, while 4 users have 150 ms to spare.
 
 use std::time::Duration;
 
@@ -33,14 +33,15 @@ async fn run_yaml(yaml: &str) -> (RunResults, std::path::PathBuf, tempfile::Temp
     (out.results, out.dir, tmp)
 }
 
-/// Each response: 50 ms to the first token, then 10 tokens 10 ms apart
-/// (+1 ms per other running response); at most 4 at once.
-const SERVER: &str = "target:\n  mock: { ttft_ms: 50, gap_ms: 10, output_tokens: 10, max_batch: 4, gap_ms_per_running: 1 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
+/// Each response: 50 ms to the first token, then 10 tokens 20 ms apart
+/// (+1 ms per other running response); at most 4 at once. A queued request
+/// waits at least a whole response (≥ 230 ms) before its own 50 ms.
+const SERVER: &str = "target:\n  mock: { ttft_ms: 50, gap_ms: 20, output_tokens: 10, max_batch: 4, gap_ms_per_running: 1 }\n  plugin: openai-chat\n  params: { model: mock }\ndataset: { path: prompts.txt }\noutput: { work_dir: . }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_search_finds_the_decode_slots() {
     let yaml = format!(
-        "{SERVER}slo: {{ ttft: 120ms }}\nload:\n  pause: 0s\n  phases:\n    - search: {{ over: users, start: 1, max: 64 }}\n      duration: 1s\n"
+        "{SERVER}slo: {{ ttft: 200ms }}\nload:\n  pause: 0s\n  phases:\n    - search: {{ over: users, start: 1, max: 64 }}\n      duration: 1s\n"
     );
     let (r, dir, _tmp) = run_yaml(&yaml).await;
     assert_eq!(r.searches.len(), 1);
@@ -77,8 +78,8 @@ async fn an_automatic_sweep_spreads_rates_up_to_the_measured_most() {
     assert_eq!(r.levels[0].step.kind, "saturate");
     assert_eq!(r.levels[0].users, 8);
     let most = r.levels[0].throughput.requests_per_s;
-    // 4 slots, each response at least 50 + 9 × 10 ms: at most ~28.6 req/s.
-    assert!(most > 0.0 && most <= 4.0 / 0.14 + 0.5, "most {most}");
+    // 4 slots, each response at least 50 + 9 × 20 ms: at most ~17.4 req/s.
+    assert!(most > 0.0 && most <= 4.0 / 0.23 + 0.5, "most {most}");
     let rates: Vec<f64> = r.levels[1..]
         .iter()
         .map(|l| l.step.target_rate.unwrap())
