@@ -91,6 +91,9 @@ pub struct ScenarioSummary {
     pub levels: Vec<u32>,
     /// Duration of each level, seconds.
     pub level_duration_s: f64,
+    /// The load's phases, one line each (`rate 20 req/s poisson × 60s`).
+    #[serde(default)]
+    pub phases: Vec<String>,
 }
 
 /// The machine the runner ran on.

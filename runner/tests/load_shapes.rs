@@ -122,6 +122,10 @@ async fn a_full_cap_drops_arrivals_or_queues_them() {
     );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     assert!(report.contains("Open-loop arrivals"), "{report}");
+    assert!(
+        report.contains("| Load | rate 50 req/s constant × 0.60s |"),
+        "{report}"
+    );
 
     let yaml = format!(
         "{slow}load:\n  phases:\n    - rate: 50\n      arrival: constant\n      requests: 6\n      max_in_flight: 2\n      overflow: queue\n"

@@ -105,6 +105,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("example", "example", "示例"),
     ("flag", "Flag", "注意"),
     ("warmup", "warm-up", "预热"),
+    ("load", "Load", "负载"),
     (
         "steady_sentence",
         "Steady state (%s requests: not a user's first, sent before the window's end): TTFT p50 %s / p99 %s ms, TPOT p50 %s / p99 %s ms, ITL p99 %s ms, E2E p99 %s ms.",

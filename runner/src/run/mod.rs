@@ -252,6 +252,7 @@ async fn drive(
             .first()
             .and_then(|p| p.duration)
             .map_or(0.0, |d| d.as_secs_f64()),
+        phases: sc.load.phases.iter().map(|p| p.describe()).collect(),
     };
     // Replies are kept to be counted by the tokenizer in the collector, and
     // to carry them into the next turn of a session.
