@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::steady::Steady;
+use super::steady::{Latency, Steady};
 use super::summary::{Dist, Summary};
 use super::tokens::{TokenTally, output_tokens};
 use super::window::Buckets;
@@ -32,11 +32,9 @@ pub struct LevelStats {
     ok: u64,
     cancelled: u64,
     errors: BTreeMap<String, ErrorTally>,
-    ttft: Dist,
+    /// TTFT, TPOT, ITL and E2E of every successful request.
+    lat: Latency,
     ttft_first_event: Dist,
-    tpot: Dist,
-    itl: Dist,
-    e2e: Dist,
     e2e_from_planned: Dist,
     queue_delay: Dist,
     user_chars_per_s: Dist,
@@ -75,11 +73,8 @@ impl LevelStats {
             ok: 0,
             cancelled: 0,
             errors: BTreeMap::new(),
-            ttft: lat(),
+            lat: Latency::default(),
             ttft_first_event: lat(),
-            tpot: lat(),
-            itl: lat(),
-            e2e: lat(),
             e2e_from_planned: lat(),
             queue_delay: lat(),
             user_chars_per_s: Dist::new(1000.0),
@@ -195,7 +190,6 @@ impl LevelStats {
             return;
         }
         self.ok += 1;
-        self.e2e.record(ms(s.end.saturating_sub(s.sent)));
         self.e2e_from_planned
             .record(ms(s.end.saturating_sub(s.planned)));
         if let Some(fe) = s.first_event {
@@ -214,15 +208,8 @@ impl LevelStats {
         if let Some(p) = s.usage.and_then(|u| u.prompt_tokens) {
             self.prompt_tokens += u64::from(p);
         }
+        self.lat.record(s, n);
         if let (Some(first), Some(last)) = (s.content.first(), s.content.last()) {
-            self.ttft.record(ms(first.at.saturating_sub(s.sent)));
-            if n > 1 {
-                self.tpot
-                    .record(ms(last.at.saturating_sub(first.at)) / (n - 1) as f64);
-            }
-            for pair in s.content.windows(2) {
-                self.itl.record(ms(pair[1].at.saturating_sub(pair[0].at)));
-            }
             let span = if s.content.len() > 1 {
                 last.at.saturating_sub(first.at)
             } else {
@@ -287,11 +274,7 @@ impl LevelStats {
                 .or_insert_with(|| t.clone());
         }
         for (a, b) in [
-            (&mut self.ttft, &o.ttft),
             (&mut self.ttft_first_event, &o.ttft_first_event),
-            (&mut self.tpot, &o.tpot),
-            (&mut self.itl, &o.itl),
-            (&mut self.e2e, &o.e2e),
             (&mut self.e2e_from_planned, &o.e2e_from_planned),
             (&mut self.queue_delay, &o.queue_delay),
             (&mut self.user_chars_per_s, &o.user_chars_per_s),
@@ -301,6 +284,7 @@ impl LevelStats {
             a.merge(b);
         }
         self.buckets.merge(&o.buckets);
+        self.lat.merge(&o.lat);
         self.steady.merge(&o.steady);
         for (a, b) in self.first_end.iter_mut().zip(&o.first_end) {
             *a = (*a).min(*b);
@@ -382,9 +366,9 @@ impl LevelStats {
         };
         let (ttft_fe, tpot, itl, e2e) = (
             self.ttft_first_event.summary(),
-            self.tpot.summary(),
-            self.itl.summary(),
-            self.e2e.summary(),
+            self.lat.tpot.summary(),
+            self.lat.itl.summary(),
+            self.lat.e2e.summary(),
         );
         let mean = |s: Option<Summary>| s.map(|s| s.mean);
         let p50 = |s: Option<Summary>| s.map(|s| s.p50);
@@ -442,7 +426,7 @@ impl LevelStats {
             }),
             token_source: token_source.to_string(),
             tokens: Some(self.tokens.result()),
-            ttft_ms: self.ttft.summary(),
+            ttft_ms: self.lat.ttft.summary(),
             ttft_first_event_ms: ttft_fe,
             tpot_ms: tpot,
             itl_ms: itl,

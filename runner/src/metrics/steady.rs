@@ -10,20 +10,24 @@ use super::summary::Dist;
 use crate::results::SteadyLatency;
 use crate::sample::Sample;
 
-/// Steady-state latency aggregate of one level.
+/// The four per-request latencies (TTFT, TPOT, ITL, E2E) of successful
+/// requests, as HDR histograms in ms. Shared by a level's whole figures and
+/// its steady-state ones, so both use the same formulas.
 #[derive(Debug, Clone)]
-pub struct Steady {
-    requests: u64,
-    ttft: Dist,
-    tpot: Dist,
-    itl: Dist,
-    e2e: Dist,
+pub struct Latency {
+    /// t_1 − sent.
+    pub ttft: Dist,
+    /// (t_N − t_1) / (N − 1), N > 1.
+    pub tpot: Dist,
+    /// Gaps between consecutive content events, pooled.
+    pub itl: Dist,
+    /// end − sent.
+    pub e2e: Dist,
 }
 
-impl Default for Steady {
+impl Default for Latency {
     fn default() -> Self {
-        Steady {
-            requests: 0,
+        Latency {
             ttft: Dist::new(1000.0),
             tpot: Dist::new(1000.0),
             itl: Dist::new(1000.0),
@@ -36,10 +40,9 @@ fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-impl Steady {
-    /// Folds in a successful steady-state request with `n` output tokens.
-    pub fn add(&mut self, s: &Sample, n: u64) {
-        self.requests += 1;
+impl Latency {
+    /// Records a successful request with `n` output tokens.
+    pub fn record(&mut self, s: &Sample, n: u64) {
         self.e2e.record(ms(s.end.saturating_sub(s.sent)));
         if let (Some(first), Some(last)) = (s.content.first(), s.content.last()) {
             self.ttft.record(ms(first.at.saturating_sub(s.sent)));
@@ -53,23 +56,43 @@ impl Steady {
         }
     }
 
-    /// Adds another aggregate of the same level.
-    pub fn merge(&mut self, o: &Steady) {
-        self.requests += o.requests;
+    /// Adds another aggregate.
+    pub fn merge(&mut self, o: &Latency) {
         self.ttft.merge(&o.ttft);
         self.tpot.merge(&o.tpot);
         self.itl.merge(&o.itl);
         self.e2e.merge(&o.e2e);
+    }
+}
+
+/// Steady-state latency aggregate of one level.
+#[derive(Debug, Clone, Default)]
+pub struct Steady {
+    requests: u64,
+    lat: Latency,
+}
+
+impl Steady {
+    /// Folds in a successful steady-state request with `n` output tokens.
+    pub fn add(&mut self, s: &Sample, n: u64) {
+        self.requests += 1;
+        self.lat.record(s, n);
+    }
+
+    /// Adds another aggregate of the same level.
+    pub fn merge(&mut self, o: &Steady) {
+        self.requests += o.requests;
+        self.lat.merge(&o.lat);
     }
 
     /// The figures; `None` when no request qualified.
     pub fn finish(&self) -> Option<SteadyLatency> {
         (self.requests > 0).then(|| SteadyLatency {
             requests: self.requests,
-            ttft_ms: self.ttft.summary(),
-            tpot_ms: self.tpot.summary(),
-            itl_ms: self.itl.summary(),
-            e2e_ms: self.e2e.summary(),
+            ttft_ms: self.lat.ttft.summary(),
+            tpot_ms: self.lat.tpot.summary(),
+            itl_ms: self.lat.itl.summary(),
+            e2e_ms: self.lat.e2e.summary(),
         })
     }
 }
